@@ -1,0 +1,1 @@
+"""Expressions: reference paths, payload templates, intrinsic functions, JSONata."""

@@ -1,0 +1,206 @@
+"""One execution of a state machine: its status, its history, its lifecycle."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from legato import _json
+from legato.errors import StatesError
+from legato.runtime.machine import Machine
+from legato.runtime.services import Services
+
+PAYLOAD_LIMIT = 262144
+
+
+@dataclass(frozen=True, slots=True)
+class ExecutionInfo:
+    """Names and ARNs of an execution, as the context object shows them."""
+
+    execution_arn: str
+    name: str
+    state_machine_arn: str
+    state_machine_name: str
+    role_arn: str
+    type: str = "STANDARD"
+    redrive_count: int = 0
+
+
+def iso_time(seconds: float) -> str:
+    """The context object's time format: ``2024-01-02T03:04:05.678Z``."""
+    dt = datetime.fromtimestamp(seconds, tz=UTC)
+    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
+
+
+class ExecutionTimedOut(Exception):
+    """The machine-level TimeoutSeconds elapsed."""
+
+
+class Execution:
+    """A running (or finished) execution.
+
+    ``history`` holds the events in GetExecutionHistory shape, with payloads
+    as JSON text and ``timestamp`` in epoch seconds.
+    """
+
+    def __init__(self, machine: Machine, info: ExecutionInfo, input_text: str | None, services: Services) -> None:
+        self.machine = machine
+        self.info = info
+        self.services = services
+        self.input_text = "{}" if input_text is None else input_text
+        self.status = "RUNNING"
+        self.start_time = services.clock.time()
+        self.stop_time: float | None = None
+        self.output_text: str | None = None
+        self.output: Any = None
+        self.error: str | None = None
+        self.cause: str | None = None
+        self.history: list[dict[str, Any]] = []
+        self._task: asyncio.Task[None] | None = None
+        self._done: asyncio.Event | None = None
+        self._stop_request: tuple[str | None, str | None] | None = None
+        self.context_execution: dict[str, Any] = {}
+        self.context_state_machine = {"Id": info.state_machine_arn, "Name": info.state_machine_name}
+
+    # -- events
+
+    def event(self, type_: str, previous: int, key: str | None = None, details: Any = None) -> int:
+        """Appends a history event and returns its id."""
+        eid = len(self.history) + 1
+        ev: dict[str, Any] = {
+            "timestamp": self.services.clock.time(),
+            "type": type_,
+            "id": eid,
+            "previousEventId": previous,
+        }
+        if key is not None:
+            ev[key] = details if details is not None else {}
+        self.history.append(ev)
+        return eid
+
+    @property
+    def last_event_id(self) -> int:
+        """The id of the newest event (0 before any)."""
+        return len(self.history)
+
+    # -- lifecycle
+
+    async def run(self) -> None:
+        """Runs the execution to its end. Never raises for a failing workflow."""
+        from legato.runtime.interpreter import Interpreter
+
+        self._task = asyncio.current_task()
+        if self._done is None:
+            self._done = asyncio.Event()
+        started = self.event(
+            "ExecutionStarted",
+            0,
+            "executionStartedEventDetails",
+            {"input": self.input_text, "inputDetails": {"truncated": False}, "roleArn": self.info.role_arn},
+        )
+        try:
+            try:
+                value = _json.loads(self.input_text)
+            except ValueError:
+                raise StatesError("States.Runtime", "The execution input is not valid JSON") from None
+            self.context_execution = {
+                "Id": self.info.execution_arn,
+                "Input": value,
+                "StartTime": iso_time(self.start_time),
+                "Name": self.info.name,
+                "RoleArn": self.info.role_arn,
+                "RedriveCount": self.info.redrive_count,
+            }
+            interpreter = Interpreter(self)
+            timeout = self.machine.graph.timeout_seconds
+            body = interpreter.run_machine(value, started)
+            if timeout is not None:
+                output = await _with_timeout(self, body, timeout)
+            else:
+                output = await body
+            text = _json.dumps(output)
+            self.output = output
+            self.output_text = text
+            self.event(
+                "ExecutionSucceeded",
+                self.last_event_id,
+                "executionSucceededEventDetails",
+                {"output": text, "outputDetails": {"truncated": False}},
+            )
+            self._finish("SUCCEEDED")
+        except StatesError as exc:
+            self.error, self.cause = exc.name, exc.cause
+            details: dict[str, Any] = {"error": exc.name}
+            if exc.cause is not None:
+                details["cause"] = exc.cause
+            self.event("ExecutionFailed", self.last_event_id, "executionFailedEventDetails", details)
+            self._finish("FAILED")
+        except ExecutionTimedOut:
+            self.error, self.cause = "States.Timeout", None
+            self.event(
+                "ExecutionTimedOut", self.last_event_id, "executionTimedOutEventDetails", {"error": "States.Timeout"}
+            )
+            self._finish("TIMED_OUT")
+        except asyncio.CancelledError:
+            error, cause = self._stop_request or (None, None)
+            self.error, self.cause = error, cause
+            details = {}
+            if error is not None:
+                details["error"] = error
+            if cause is not None:
+                details["cause"] = cause
+            self.event("ExecutionAborted", self.last_event_id, "executionAbortedEventDetails", details)
+            self._finish("ABORTED")
+            if self._stop_request is None:
+                raise
+
+    def _finish(self, status: str) -> None:
+        self.status = status
+        self.stop_time = self.services.clock.time()
+        if self._done is not None:
+            self._done.set()
+
+    def stop(self, error: str | None = None, cause: str | None = None) -> bool:
+        """Aborts a running execution; False if it had already ended."""
+        if self.status != "RUNNING":
+            return False
+        self._stop_request = (error, cause)
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+        else:
+            # Not started on a loop yet: record the abort directly.
+            self.error, self.cause = error, cause
+            self.event("ExecutionAborted", self.last_event_id, "executionAbortedEventDetails", {})
+            self._finish("ABORTED")
+        return True
+
+    async def wait(self) -> None:
+        """Waits until the execution has ended."""
+        if self.status != "RUNNING":
+            return
+        if self._done is None:
+            self._done = asyncio.Event()
+        await self._done.wait()
+
+
+async def _with_timeout(execution: Execution, body: Any, timeout: float) -> Any:
+    """Runs ``body`` racing the machine's TimeoutSeconds on the injected clock."""
+    work = asyncio.ensure_future(body)
+    timer = asyncio.ensure_future(execution.services.clock.sleep(timeout))
+    try:
+        done, _ = await asyncio.wait({work, timer}, return_when=asyncio.FIRST_COMPLETED)
+    except asyncio.CancelledError:
+        work.cancel()
+        timer.cancel()
+        raise
+    if work in done:
+        timer.cancel()
+        return work.result()
+    work.cancel()
+    try:
+        await work
+    except BaseException:  # the work's own cancellation
+        pass
+    raise ExecutionTimedOut()

@@ -1,0 +1,331 @@
+"""Map states: run the item processor once per item.
+
+Inline Maps record MapIteration* events in the parent's history. A
+DISTRIBUTED Map runs each item as a child run with its own variables and records
+MapRun* events; reading items from S3, batching and result writing come with
+the Distributed Map work.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, Any
+
+from legato import _json
+from legato.asl.model import DEFAULT, MapState
+from legato.errors import EvaluationError, StatesError
+from legato.expr.jsonata import JsonataTemplate
+from legato.expr.paths import Path, PathNotFound, VariableNotFound
+from legato.expr.scope import Scope
+from legato.expr.template import Template
+
+if TYPE_CHECKING:
+    from legato.runtime.interpreter import Frame, Interpreter
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    return "object"
+
+
+def _shown(value: Any) -> str:
+    return value if isinstance(value, str) else _json.dumps(value)
+
+
+def _path_number(path: Path, scope: Scope, field: str, kind: str) -> Any:
+    try:
+        value = path.resolve(scope)
+    except (PathNotFound, VariableNotFound) as exc:
+        raise EvaluationError("States.Runtime", str(exc)) from None
+    ok = isinstance(value, int) if kind == "integer" else isinstance(value, int | float)
+    if isinstance(value, bool) or not ok:
+        if kind == "integer" and isinstance(value, float) and value.is_integer():
+            return int(value)
+        raise EvaluationError(
+            "States.Runtime",
+            f'The {field} field refers to value "{_shown(value)}" which is not a valid {kind}: {path.text}',
+        )
+    return value
+
+
+def _number(
+    interp: Interpreter,
+    value: Any,
+    path: Path | None,
+    field: str,
+    kind: str,
+    scope: Scope,
+    states: dict[str, Any],
+    frame: Frame,
+) -> Any:
+    if path is not None:
+        return _path_number(path, scope, field + "Path", kind)
+    if isinstance(value, JsonataTemplate):
+        result = interp._jsonata(value, states, frame, field)
+        if isinstance(result, bool) or not isinstance(result, int | float):
+            raise EvaluationError(
+                "States.QueryEvaluationError",
+                f"The JSONata expression specified for the field '{field}' returned an unexpected result type. "
+                f"Expected '{kind}', but was '{_kind(result)}' for value: {_json.dumps(result)}",
+                field,
+            )
+        return int(result) if kind == "integer" else result
+    return value
+
+
+def _items(
+    interp: Interpreter, state: MapState, raw: Any, effective: Any, ctx: dict[str, Any], frame: Frame
+) -> list[Any]:
+    if state.jsonata:
+        if state.items is not None:
+            items = interp._jsonata(state.items, {"input": raw, "context": ctx}, frame, "Items")
+            if not isinstance(items, list):
+                expr = state.items.source if isinstance(state.items.source, str) else _json.dumps(state.items.source)
+                expr = expr.strip()
+                if expr.startswith("{%") and expr.endswith("%}"):
+                    expr = expr[2:-2].strip()
+                raise EvaluationError(
+                    "States.QueryEvaluationError",
+                    f"The JSONata expression '{expr}' specified for the field 'Items' returned an unexpected result "
+                    f"type. Expected 'array', but was '{_kind(items)}' for value: {_json.dumps(items)}",
+                    "Items",
+                )
+            return items
+        if not isinstance(raw, list):
+            raise EvaluationError(
+                "States.QueryEvaluationError", f"Map state input must be an array but was: {_json.dumps(raw)}"
+            )
+        return raw
+    path = state.items_path
+    if path is DEFAULT:
+        items = effective
+        text = "$"
+    else:
+        assert isinstance(path, Path)
+        text = path.text
+        try:
+            items = path.select(effective) if path.root == "input" else path.resolve(Scope(effective, ctx, frame.variables))
+        except (PathNotFound, VariableNotFound) as exc:
+            raise EvaluationError("States.Runtime", str(exc)) from None
+    if not isinstance(items, list):
+        raise EvaluationError("States.Runtime", f'Reference path "{text}" must point to array.')
+    return items
+
+
+async def run_map(interp: Interpreter, state: MapState, raw: Any, ctx: dict[str, Any], frame: Frame) -> list[Any]:
+    """Runs a Map state's items; returns the list of their outputs."""
+    from legato.runtime.interpreter import Frame, _select
+
+    x = interp.x
+    states = {"input": raw, "context": ctx}
+    if state.jsonata:
+        effective = raw
+    else:
+        effective = _select(state.input_path, raw, Scope(raw, ctx, frame.variables))
+    scope = Scope(effective, ctx, frame.variables)
+    items = _items(interp, state, raw, effective, ctx, frame)
+    max_conc = _number(
+        interp, state.max_concurrency, state.max_concurrency_path, "MaxConcurrency", "integer", scope, states, frame
+    )
+    distributed = state.mode == "DISTRIBUTED"
+    tolerated_pct = tolerated_count = None
+    if distributed:
+        tolerated_pct = _number(
+            interp,
+            state.tolerated_failure_percentage,
+            state.tolerated_failure_percentage_path,
+            "ToleratedFailurePercentage",
+            "float",
+            scope,
+            states,
+            frame,
+        )
+        tolerated_count = _number(
+            interp,
+            state.tolerated_failure_count,
+            state.tolerated_failure_count_path,
+            "ToleratedFailureCount",
+            "integer",
+            scope,
+            states,
+            frame,
+        )
+        if tolerated_pct is not None and not 0 <= tolerated_pct <= 100:
+            raise EvaluationError("States.Runtime", "ToleratedFailurePercentage must be between 0 and 100.")
+        if tolerated_count is not None and tolerated_count < 0:
+            raise EvaluationError("States.Runtime", "ToleratedFailureCount cannot be negative.")
+
+    started = x.event("MapStateStarted", frame.last, "mapStateStartedEventDetails", {"length": len(items)})
+    frame.last = started
+    selector = state.item_selector
+
+    def item_input(index: int, value: Any) -> tuple[Any, dict[str, Any]]:
+        item = {"Index": index, "Value": value}
+        item_ctx = dict(ctx)
+        item_ctx["Map"] = {"Item": item}
+        if selector is None:
+            return value, item
+        if isinstance(selector, Template):
+            return selector.evaluate(Scope(effective, item_ctx, frame.variables)), item
+        return interp._jsonata(selector, {"input": raw, "context": item_ctx}, frame, "ItemSelector"), item
+
+    if distributed:
+        return await _run_distributed(interp, state, items, item_input, frame, max_conc, tolerated_pct, tolerated_count)
+
+    results: list[Any] = [None] * len(items)
+    outer_vars = frame.variables
+
+    async def iteration(index: int) -> None:
+        value, item = item_input(index, items[index])
+        it_started = x.event(
+            "MapIterationStarted",
+            x.last_event_id,
+            "mapIterationStartedEventDetails",
+            {"index": index, "name": state.name},
+        )
+        sub = Frame(dict(outer_vars), it_started, {"Item": item})
+        try:
+            results[index] = await interp.run_graph(state.processor, value, sub)
+        except StatesError:
+            x.event(
+                "MapIterationFailed", sub.last, "mapIterationFailedEventDetails", {"index": index, "name": state.name}
+            )
+            raise
+        except asyncio.CancelledError:
+            x.event(
+                "MapIterationAborted", sub.last, "mapIterationAbortedEventDetails", {"index": index, "name": state.name}
+            )
+            raise
+        x.event(
+            "MapIterationSucceeded", sub.last, "mapIterationSucceededEventDetails", {"index": index, "name": state.name}
+        )
+
+    await _run_all(len(items), max_conc, iteration, x, frame, "MapStateFailed")
+    frame.last = x.event("MapStateSucceeded", x.last_event_id)
+    return results
+
+
+async def _run_all(count: int, max_conc: int, body: Any, x: Any, frame: Frame, failed_event: str) -> None:
+    """Runs ``body(i)`` for every index with at most ``max_conc`` at once (0: no limit)."""
+    if count == 0:
+        return
+    workers = count if not max_conc or max_conc <= 0 else min(count, max_conc)
+    next_index = 0
+    failure: list[BaseException] = []
+
+    async def worker() -> None:
+        nonlocal next_index
+        while next_index < count and not failure:
+            i = next_index
+            next_index += 1
+            await body(i)
+
+    tasks = [asyncio.ensure_future(worker()) for _ in range(workers)]
+    try:
+        done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+    except asyncio.CancelledError:
+        for t in tasks:
+            t.cancel()
+        raise
+    errors = [t.exception() for t in done if not t.cancelled() and t.exception() is not None]
+    if errors:
+        failure.append(errors[0] or Exception())
+        for t in pending:
+            t.cancel()
+        if pending:
+            await asyncio.gather(*pending, return_exceptions=True)
+        frame.last = x.event(failed_event, x.last_event_id)
+        exc = errors[0]
+        assert exc is not None
+        raise exc
+
+
+async def _run_distributed(
+    interp: Interpreter,
+    state: MapState,
+    items: list[Any],
+    item_input: Any,
+    frame: Frame,
+    max_conc: int,
+    tolerated_pct: float | None,
+    tolerated_count: int | None,
+) -> list[Any]:
+    from legato.runtime.interpreter import Frame
+
+    x = interp.x
+    services = interp.services
+    label = state.label or services.ids.uuid()
+    sm_name = x.info.state_machine_name
+    map_run_arn = (
+        f"arn:aws:states:{services.region}:{services.account}:mapRun:{sm_name}/{label}:{services.ids.uuid()}"
+    )
+    frame.last = x.event("MapRunStarted", frame.last, "mapRunStartedEventDetails", {"mapRunArn": map_run_arn})
+    run_started = frame.last
+    results: list[Any] = [None] * len(items)
+    failures: list[StatesError] = []
+
+    async def child(index: int) -> None:
+        value, item = item_input(index, items[index])
+        # A child run sees none of the parent's variables, and records its
+        # events in its own history, not the parent's.
+        shadow = _ShadowHistory(x)
+        sub = Frame({}, 0, None)
+        try:
+            results[index] = await shadow.run(interp, state, value, sub)
+        except StatesError as err:
+            failures.append(err)
+            results[index] = None
+
+    await _run_all(len(items), max_conc, child, x, frame, "MapRunFailed")
+    if failures:
+        limit_count = tolerated_count if tolerated_count is not None else 0
+        over_count = len(failures) > limit_count
+        over_pct = True
+        if tolerated_pct is not None:
+            over_pct = (len(failures) * 100.0 / max(1, len(items))) > tolerated_pct
+        if (tolerated_count is None or over_count) and (tolerated_pct is None or over_pct):
+            err = StatesError(
+                "States.ExceedToleratedFailureThreshold", "The specified tolerated failure threshold was exceeded"
+            )
+            frame.last = x.event(
+                "MapRunFailed",
+                run_started,
+                "mapRunFailedEventDetails",
+                {"error": err.name, "cause": err.cause},
+            )
+            frame.last = x.event("MapStateFailed", frame.last)
+            raise err
+    frame.last = x.event("MapRunSucceeded", run_started)
+    frame.last = x.event("MapStateSucceeded", frame.last)
+    frame.last = run_started
+    return results
+
+
+class _ShadowHistory:
+    """Runs a child graph with its events kept out of the parent's history."""
+
+    def __init__(self, parent: Any) -> None:
+        self.parent = parent
+
+    async def run(self, interp: Interpreter, state: MapState, value: Any, frame: Frame) -> Any:
+        from legato.runtime.execution import Execution
+        from legato.runtime.interpreter import Interpreter
+
+        child = Execution.__new__(Execution)
+        child.machine = self.parent.machine
+        child.info = self.parent.info
+        child.services = self.parent.services
+        child.history = []
+        child.context_execution = self.parent.context_execution
+        child.context_state_machine = self.parent.context_state_machine
+        sub = Interpreter(child)
+        return await sub.run_graph(state.processor, value, frame)

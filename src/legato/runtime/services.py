@@ -1,0 +1,28 @@
+"""What an execution needs from the outside world, injected."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from legato.integrations.functions import FunctionRegistry
+from legato.runtime.clock import Clock, IdProvider, RandomIds, SystemClock
+
+DEFAULT_ACCOUNT = "123456789012"
+DEFAULT_REGION = "us-east-1"
+
+
+def _pool() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=32, thread_name_prefix="legato-fn")
+
+
+@dataclass(slots=True)
+class Services:
+    """Clock, ids, Task resources and where synchronous user code runs."""
+
+    clock: Clock = field(default_factory=SystemClock)
+    ids: IdProvider = field(default_factory=RandomIds)
+    functions: FunctionRegistry = field(default_factory=FunctionRegistry)
+    region: str = DEFAULT_REGION
+    account: str = DEFAULT_ACCOUNT
+    executor: ThreadPoolExecutor = field(default_factory=_pool)

@@ -1,0 +1,378 @@
+"""Task states: timeouts, history events, and dispatch to the Task resources.
+
+In this version the resources are Python functions standing in for Lambda,
+addressed either as ``arn:aws:lambda:REGION:ACCOUNT:function:NAME`` (the result
+is the function's return value) or through the optimised integration
+``arn:aws:states:::lambda:invoke`` (the result is Lambda's response envelope).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import traceback
+from email.utils import formatdate
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from legato import _json
+from legato.asl.model import TaskState
+from legato.errors import EvaluationError, FunctionNotFound, StatesError
+from legato.expr.jsonata import JsonataTemplate
+from legato.expr.paths import PathNotFound, VariableNotFound
+from legato.expr.scope import Scope
+from legato.runtime.execution import PAYLOAD_LIMIT
+
+if TYPE_CHECKING:
+    from legato.runtime.interpreter import Frame, Interpreter
+
+DEFAULT_TIMEOUT = 99999999
+
+
+@dataclass(frozen=True, slots=True)
+class Resource:
+    """A parsed Task resource ARN."""
+
+    arn: str
+    kind: str  # "lambda-function" or "service"
+    service: str = ""
+    action: str = ""
+    pattern: str = ""  # "", "sync", "sync:2", "waitForTaskToken"
+
+    @property
+    def event_resource(self) -> str:
+        """The ``resource`` field of Task* events: ``invoke``, ``startExecution.sync`` ..."""
+        return self.action + (f".{self.pattern}" if self.pattern else "")
+
+
+def parse_resource(arn: str) -> Resource:
+    """Splits a Task's Resource into what the runtime dispatches on."""
+    parts = arn.split(":")
+    if len(parts) >= 7 and parts[2] == "lambda" and parts[5] == "function":
+        return Resource(arn, "lambda-function")
+    if len(parts) >= 6 and parts[2] == "states" and parts[3] == "" and parts[4] == "":
+        service = parts[5]
+        rest = ":".join(parts[6:])
+        action, _, pattern = rest.partition(".")
+        return Resource(arn, "service", service, action, pattern)
+    return Resource(arn, "unknown")
+
+
+class LambdaContext:
+    """The ``context`` argument a handler receives, as Lambda's Python runtime gives it."""
+
+    def __init__(
+        self, function_name: str, request_id: str, region: str, account: str, sleep: Callable[[float], None]
+    ) -> None:
+        self.function_name = function_name
+        self.function_version = "$LATEST"
+        self.invoked_function_arn = f"arn:aws:lambda:{region}:{account}:function:{function_name}"
+        self.aws_request_id = request_id
+        self.memory_limit_in_mb = 128
+        self.log_group_name = f"/aws/lambda/{function_name}"
+        self._sleep = sleep
+
+    def sleep(self, seconds: float) -> None:
+        """Sleeps on the engine's clock (a virtual clock skips the wait)."""
+        self._sleep(seconds)
+
+    def get_remaining_time_in_millis(self) -> int:
+        """Lambda's API; a local function has no deadline of its own."""
+        return 900_000
+
+
+def _stack(exc: BaseException) -> list[str]:
+    frames = traceback.extract_tb(exc.__traceback__)
+    # Drop the engine's own frame that called the handler.
+    return traceback.format_list(frames[1:] if len(frames) > 1 else frames)
+
+
+def _lambda_error(exc: BaseException, request_id: str, compact: bool) -> StatesError:
+    body = {
+        "errorMessage": str(exc),
+        "errorType": type(exc).__name__,
+        "requestId": request_id,
+        "stackTrace": _stack(exc),
+    }
+    cause = _json.dumps(body) if compact else json.dumps(body)
+    return StatesError(type(exc).__name__, cause)
+
+
+def _decode_result(value: Any) -> Any:
+    """What a handler's return value becomes after Lambda serialises it."""
+    if isinstance(value, bytes | bytearray):
+        text = bytes(value).decode("utf-8", errors="replace")
+        try:
+            return _json.loads(text)
+        except ValueError:
+            return text
+    return value
+
+
+async def invoke_function(interp: Interpreter, name: str, event: Any, compact_errors: bool) -> Any:
+    """Calls a registered Python function the way Lambda would."""
+    services = interp.services
+    try:
+        fn = services.functions.resolve(name)
+    except FunctionNotFound as exc:
+        arn = name if name.startswith("arn:") else f"arn:aws:lambda:{services.region}:{services.account}:function:{name}"
+        if arn.count(":") == 6:
+            arn += ":$LATEST"
+        raise StatesError(
+            "Lambda.ResourceNotFoundException",
+            f"Function not found: {arn} (Service: AWSLambda; Status Code: 404; Error Code: "
+            f"ResourceNotFoundException; Request ID: {services.ids.uuid()}; Proxy: null)",
+        ) from exc
+    request_id = services.ids.uuid()
+    context = LambdaContext(
+        exc_name(name), request_id, services.region, services.account, services.clock.sleep_blocking
+    )
+    try:
+        if asyncio.iscoroutinefunction(fn):
+            result = await fn(event, context)
+        else:
+            loop = asyncio.get_running_loop()
+            clock = services.clock
+
+            def call() -> Any:
+                with clock.busy():
+                    return fn(event, context)
+
+            result = await loop.run_in_executor(services.executor, call)
+            if asyncio.iscoroutine(result):
+                result = await result
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:
+        raise _lambda_error(exc, request_id, compact_errors) from None
+    return _decode_result(result)
+
+
+def exc_name(name: str) -> str:
+    """The bare function name of a name or ARN."""
+    from legato.integrations.functions import function_name
+
+    return function_name(name)
+
+
+def _seconds(
+    interp: Interpreter,
+    value: int | JsonataTemplate | None,
+    path: Any,
+    field: str,
+    raw: Any,
+    ctx: dict[str, Any],
+    frame: Frame,
+) -> int | None:
+    if isinstance(value, JsonataTemplate):
+        result = value.evaluate({"input": raw, "context": ctx}, frame.variables, field=field)
+        if isinstance(result, bool) or not isinstance(result, int | float) or result < 1:
+            raise EvaluationError(
+                "States.QueryEvaluationError",
+                f"The JSONata expression specified for the field '{field}' returned an invalid value: "
+                f"{_json.dumps(result)}",
+                field,
+            )
+        return int(result)
+    if isinstance(value, int):
+        return value
+    if path is not None:
+        try:
+            result = path.resolve(Scope(raw, ctx, frame.variables))
+        except (PathNotFound, VariableNotFound) as exc:
+            raise EvaluationError("States.Runtime", str(exc)) from None
+        if isinstance(result, bool) or not isinstance(result, int) or result < 1:
+            raise EvaluationError(
+                "States.Runtime",
+                f"The {field}Path parameter does not reference a valid positive integer value: "
+                f"{path.text} == {_json.dumps(result)}",
+            )
+        return result
+    return None
+
+
+async def run_task(interp: Interpreter, state: TaskState, raw: Any, ctx: dict[str, Any], frame: Frame) -> Any:
+    """Runs a Task state's work once; returns its raw result or raises StatesError."""
+    x = interp.x
+    timeout = _seconds(interp, state.timeout_seconds, state.timeout_seconds_path, "TimeoutSeconds", raw, ctx, frame)
+    heartbeat = _seconds(
+        interp, state.heartbeat_seconds, state.heartbeat_seconds_path, "HeartbeatSeconds", raw, ctx, frame
+    )
+    params = interp.effective_input(state, raw, ctx, frame)
+    resource = parse_resource(state.resource)
+
+    if resource.kind == "lambda-function":
+        details: dict[str, Any] = {
+            "input": _json.dumps(params),
+            "inputDetails": {"truncated": False},
+            "resource": state.resource,
+        }
+        if timeout is not None:
+            details["timeoutInSeconds"] = timeout
+        frame.last = x.event("LambdaFunctionScheduled", frame.last, "lambdaFunctionScheduledEventDetails", details)
+        frame.last = x.event("LambdaFunctionStarted", frame.last)
+        try:
+            result = await _timed(interp, invoke_function(interp, state.resource, params, False), timeout)
+            text = _json.dumps(result)
+            if len(text) > PAYLOAD_LIMIT:
+                raise StatesError(
+                    "States.DataLimitExceeded",
+                    f"The state/task '{state.resource}' returned a result with a size exceeding the maximum "
+                    "number of bytes service limit.",
+                )
+        except _Timeout:
+            frame.last = x.event(
+                "LambdaFunctionTimedOut",
+                frame.last,
+                "lambdaFunctionTimedOutEventDetails",
+                {"error": "States.Timeout"},
+            )
+            raise StatesError("States.Timeout", None) from None
+        except StatesError as err:
+            d: dict[str, Any] = {"error": err.name}
+            if err.cause is not None:
+                d["cause"] = err.cause
+            frame.last = x.event("LambdaFunctionFailed", frame.last, "lambdaFunctionFailedEventDetails", d)
+            raise
+        frame.last = x.event(
+            "LambdaFunctionSucceeded",
+            frame.last,
+            "lambdaFunctionSucceededEventDetails",
+            {"output": text, "outputDetails": {"truncated": False}},
+        )
+        return result
+
+    if resource.kind == "service":
+        handler = _SERVICE_HANDLERS.get((resource.service, resource.action))
+        rtype, rname = resource.service, resource.event_resource
+        sched: dict[str, Any] = {
+            "parameters": _json.dumps(params),
+            "region": interp.services.region,
+            "resource": rname,
+            "resourceType": rtype,
+        }
+        if timeout is not None:
+            sched["timeoutInSeconds"] = timeout
+        if heartbeat is not None:
+            sched["heartbeatInSeconds"] = heartbeat
+        frame.last = x.event("TaskScheduled", frame.last, "taskScheduledEventDetails", sched)
+        if handler is None:
+            err = StatesError(
+                "States.Runtime",
+                f"The resource '{state.resource}' is not supported by this version of Legato.",
+            )
+            frame.last = x.event(
+                "TaskFailed",
+                frame.last,
+                "taskFailedEventDetails",
+                {"error": err.name, "cause": err.cause, "resource": rname, "resourceType": rtype},
+            )
+            raise err
+        frame.last = x.event(
+            "TaskStarted", frame.last, "taskStartedEventDetails", {"resource": rname, "resourceType": rtype}
+        )
+        try:
+            result = await _timed(interp, handler(interp, params), timeout)
+            text = _json.dumps(result)
+            if len(text) > PAYLOAD_LIMIT:
+                raise StatesError(
+                    "States.DataLimitExceeded",
+                    f"The state/task '{state.name}' returned a result with a size exceeding the maximum "
+                    "number of bytes service limit.",
+                )
+        except _Timeout:
+            frame.last = x.event(
+                "TaskTimedOut",
+                frame.last,
+                "taskTimedOutEventDetails",
+                {"error": "States.Timeout", "resource": rname, "resourceType": rtype},
+            )
+            raise StatesError("States.Timeout", None) from None
+        except StatesError as err:
+            d = {"error": err.name, "resource": rname, "resourceType": rtype}
+            if err.cause is not None:
+                d["cause"] = err.cause
+            frame.last = x.event("TaskFailed", frame.last, "taskFailedEventDetails", d)
+            raise
+        frame.last = x.event(
+            "TaskSucceeded",
+            frame.last,
+            "taskSucceededEventDetails",
+            {"output": text, "outputDetails": {"truncated": False}, "resource": rname, "resourceType": rtype},
+        )
+        return result
+
+    raise EvaluationError("States.Runtime", f"The resource '{state.resource}' is not a valid Task resource.")
+
+
+class _Timeout(Exception):
+    pass
+
+
+async def _timed(interp: Interpreter, work: Awaitable[Any], timeout: int | None) -> Any:
+    """Runs ``work``, raising :class:`_Timeout` after ``timeout`` seconds of the clock."""
+    limit = DEFAULT_TIMEOUT if timeout is None else timeout
+    task = asyncio.ensure_future(work)
+    timer = asyncio.ensure_future(interp.clock.sleep(limit))
+    try:
+        done, _ = await asyncio.wait({task, timer}, return_when=asyncio.FIRST_COMPLETED)
+    except asyncio.CancelledError:
+        task.cancel()
+        timer.cancel()
+        raise
+    if task in done:
+        timer.cancel()
+        return task.result()
+    task.cancel()
+    raise _Timeout()
+
+
+async def _lambda_invoke(interp: Interpreter, params: Any) -> Any:
+    if not isinstance(params, dict) or not isinstance(params.get("FunctionName"), str):
+        raise StatesError(
+            "States.Runtime",
+            "The Parameters for lambda:invoke must be an object with a string FunctionName.",
+        )
+    result = await invoke_function(interp, params["FunctionName"], params.get("Payload"), True)
+    request_id = interp.services.ids.uuid()
+    now = interp.clock.time()
+    date = formatdate(now, usegmt=True)
+    trace = f"Root=1-{int(now):08x}-{interp.services.ids.uuid().replace('-', '')[:24]};Sampled=0"
+    length = str(len(_json.dumps(result)))
+    return {
+        "ExecutedVersion": "$LATEST",
+        "Payload": result,
+        "SdkHttpMetadata": {
+            "AllHttpHeaders": {
+                "X-Amz-Executed-Version": ["$LATEST"],
+                "x-amzn-Remapped-Content-Length": ["0"],
+                "Connection": ["keep-alive"],
+                "x-amzn-RequestId": [request_id],
+                "Content-Length": [length],
+                "Date": [date],
+                "X-Amzn-Trace-Id": [trace],
+                "Content-Type": ["application/json"],
+            },
+            "HttpHeaders": {
+                "Connection": "keep-alive",
+                "Content-Length": length,
+                "Content-Type": "application/json",
+                "Date": date,
+                "X-Amz-Executed-Version": "$LATEST",
+                "x-amzn-Remapped-Content-Length": "0",
+                "x-amzn-RequestId": request_id,
+                "X-Amzn-Trace-Id": trace,
+            },
+            "HttpStatusCode": 200,
+        },
+        "SdkResponseMetadata": {"RequestId": request_id},
+        "StatusCode": 200,
+    }
+
+
+ServiceHandler = Callable[["Interpreter", Any], Awaitable[Any]]
+
+_SERVICE_HANDLERS: dict[tuple[str, str], ServiceHandler] = {
+    ("lambda", "invoke"): _lambda_invoke,
+}

@@ -16,6 +16,7 @@ from legato.runtime.execution import Execution, ExecutionInfo
 from legato.runtime.machine import compile_machine
 from legato.runtime.services import DEFAULT_ACCOUNT, DEFAULT_REGION, Services
 
+
 @dataclass(slots=True)
 class ExecutionResult:
     """How an execution ended.

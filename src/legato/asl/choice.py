@@ -14,7 +14,8 @@ from functools import lru_cache
 from typing import Any
 
 from legato.errors import EvaluationError
-from legato.expr.jsonata import JsonataTemplate, compile_template as compile_jsonata
+from legato.expr.jsonata import JsonataTemplate
+from legato.expr.jsonata import compile_template as compile_jsonata
 from legato.expr.paths import PathNotFound, VariableNotFound, compile_path
 from legato.expr.scope import Scope
 from legato.expr.template import Template, compile_template

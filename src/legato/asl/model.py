@@ -12,9 +12,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from legato.asl.choice import ChoiceRule, compile_choice_rule
-from legato.expr.jsonata import JsonataTemplate, compile_template as compile_jsonata
+from legato.expr.jsonata import JsonataTemplate
+from legato.expr.jsonata import compile_template as compile_jsonata
 from legato.expr.paths import Path, compile_path
-from legato.expr.template import Template, compile_template
+from legato.expr.template import Evaluator, Template, compile_template, dynamic_value
 
 JSONPATH = "JSONPath"
 JSONATA = "JSONata"
@@ -48,7 +49,7 @@ class Catcher:
 
     error_equals: tuple[str, ...]
     next: str
-    result_path: Path | None | Any = DEFAULT
+    result_path: Path | Any | None = DEFAULT
     output: JsonataTemplate | None = None
     assign: Template | JsonataTemplate | None = None
 
@@ -64,11 +65,11 @@ class State:
     end: bool = False
     comment: str | None = None
     # JSONPath processing (None means the path is null: discard).
-    input_path: Path | None | Any = DEFAULT
-    output_path: Path | None | Any = DEFAULT
+    input_path: Path | Any | None = DEFAULT
+    output_path: Path | Any | None = DEFAULT
     parameters: Template | None = None
     result_selector: Template | None = None
-    result_path: Path | None | Any = DEFAULT
+    result_path: Path | Any | None = DEFAULT
     # JSONata processing.
     arguments: JsonataTemplate | None = None
     output: JsonataTemplate | None = None
@@ -131,8 +132,8 @@ class FailState(State):
 
     error: str | JsonataTemplate | None = None
     cause: str | JsonataTemplate | None = None
-    error_path: Template | None = None
-    cause_path: Template | None = None
+    error_path: Evaluator | None = None
+    cause_path: Evaluator | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,7 +177,7 @@ class MapState(State):
     raw: dict[str, Any] = field(default_factory=dict)
 
 
-def _path_field(raw: dict[str, Any], key: str) -> Path | None | Any:
+def _path_field(raw: dict[str, Any], key: str) -> Path | Any | None:
     if key not in raw:
         return DEFAULT
     value = raw[key]
@@ -310,8 +311,8 @@ def build_state(name: str, raw: dict[str, Any], parent_language: str) -> State:
             **common,
             error=_maybe_jsonata(raw.get("Error"), jsonata),
             cause=_maybe_jsonata(raw.get("Cause"), jsonata),
-            error_path=compile_template({"ErrorPath.$": raw["ErrorPath"]}) if "ErrorPath" in raw else None,
-            cause_path=compile_template({"CausePath.$": raw["CausePath"]}) if "CausePath" in raw else None,
+            error_path=dynamic_value("ErrorPath", raw["ErrorPath"]) if "ErrorPath" in raw else None,
+            cause_path=dynamic_value("CausePath", raw["CausePath"]) if "CausePath" in raw else None,
         )
     if kind == "Parallel":
         return ParallelState(

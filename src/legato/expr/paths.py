@@ -82,8 +82,12 @@ def _tokenise(rest: str) -> tuple[Token, ...] | None:
             continue
         m = _BRACKET_NAME.match(rest, pos)
         if m:
-            raw = m.group(1) if m.group(1) is not None else m.group(2)
-            tokens.append(raw.replace("\\'", "'").replace('\\"', '"'))
+            # Only the quote that delimits the name is escaped; other
+            # backslashes are part of the name, as in Step Functions.
+            if m.group(1) is not None:
+                tokens.append(m.group(1).replace("\\'", "'"))
+            else:
+                tokens.append(m.group(2).replace('\\"', '"'))
             pos = m.end()
             continue
         return None
@@ -178,7 +182,9 @@ def _assign(node: Any, tokens: tuple[Token, ...], i: int, value: Any, text: str)
     if node is None:
         node = {}
     if not isinstance(node, dict):
-        raise PathNotFound(text, f"Cannot set property {key} on a non-object in path {format_tokens(tokens[:i])}")
+        raise PathNotFound(
+            text, f"Cannot set property {key} on a non-object in path {format_tokens(tokens[:i])}"
+        )
     copy_dict = dict(node)
     copy_dict[key] = value if last else _assign(node.get(key), tokens, i + 1, value, text)
     return copy_dict

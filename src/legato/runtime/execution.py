@@ -45,7 +45,9 @@ class Execution:
     as JSON text and ``timestamp`` in epoch seconds.
     """
 
-    def __init__(self, machine: Machine, info: ExecutionInfo, input_text: str | None, services: Services) -> None:
+    def __init__(
+        self, machine: Machine, info: ExecutionInfo, input_text: str | None, services: Services
+    ) -> None:
         self.machine = machine
         self.info = info
         self.services = services
@@ -111,8 +113,10 @@ class Execution:
                 "StartTime": iso_time(self.start_time),
                 "Name": self.info.name,
                 "RoleArn": self.info.role_arn,
-                "RedriveCount": self.info.redrive_count,
             }
+            if self.info.type != "EXPRESS":
+                # Express executions cannot be redriven and have no count.
+                self.context_execution["RedriveCount"] = self.info.redrive_count
             interpreter = Interpreter(self)
             timeout = self.machine.graph.timeout_seconds
             body = interpreter.run_machine(value, started)
@@ -131,17 +135,17 @@ class Execution:
             )
             self._finish("SUCCEEDED")
         except StatesError as exc:
-            self.error, self.cause = exc.name, exc.cause
-            details: dict[str, Any] = {"error": exc.name}
-            if exc.cause is not None:
+            self.error, self.cause = exc.name or None, exc.cause or None
+            details: dict[str, Any] = {}
+            if exc.name:
+                details["error"] = exc.name
+            if exc.cause:
                 details["cause"] = exc.cause
             self.event("ExecutionFailed", self.last_event_id, "executionFailedEventDetails", details)
             self._finish("FAILED")
         except ExecutionTimedOut:
-            self.error, self.cause = "States.Timeout", None
-            self.event(
-                "ExecutionTimedOut", self.last_event_id, "executionTimedOutEventDetails", {"error": "States.Timeout"}
-            )
+            # AWS reports a machine-level timeout with no error or cause.
+            self.event("ExecutionTimedOut", self.last_event_id, "executionTimedOutEventDetails", {})
             self._finish("TIMED_OUT")
         except asyncio.CancelledError:
             error, cause = self._stop_request or (None, None)

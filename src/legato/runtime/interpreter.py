@@ -40,6 +40,12 @@ Variables = dict[str, Any]
 
 UNCATCHABLE = frozenset({"States.Runtime"})
 
+# States that can be interrupted while they wait, and record it.
+_ABORTABLE = frozenset({"Task", "Map", "Parallel"})
+
+# The event a Map or Parallel state records when it fails for good.
+_FAILED_EVENT = {"Map": "MapStateFailed", "Parallel": "ParallelStateFailed"}
+
 
 class Frame:
     """Where a path of states runs: its variables, its Map item, its last event."""
@@ -82,7 +88,7 @@ def _matches(names: tuple[str, ...], err: StatesError, from_task: bool) -> bool:
     return False
 
 
-def _select(path: Path | None | Any, value: Any, scope: Scope) -> Any:
+def _select(path: Path | Any | None, value: Any, scope: Scope) -> Any:
     """Applies an InputPath/OutputPath: DEFAULT keeps the value, None gives {}."""
     if path is DEFAULT:
         return value
@@ -96,10 +102,12 @@ def _select(path: Path | None | Any, value: Any, scope: Scope) -> Any:
     except PathNotFound as exc:
         raise EvaluationError("States.Runtime", str(exc)) from None
     except VariableNotFound as exc:
-        raise EvaluationError("States.Runtime", f"Invalid path '{path.text}' : undefined variable {exc.name}") from None
+        raise EvaluationError(
+            "States.Runtime", f"Invalid path '{path.text}' : undefined variable {exc.name}"
+        ) from None
 
 
-def _place(path: Path | None | Any, raw_input: Any, result: Any) -> Any:
+def _place(path: Path | Any | None, raw_input: Any, result: Any) -> Any:
     """Applies a ResultPath."""
     if path is DEFAULT:
         return result
@@ -173,6 +181,10 @@ class Interpreter:
             t = await self._dispatch(state, raw_input, frame, entered, entered_id)
         except EvaluationError as exc:
             raise self._prefixed(state, entered_id, exc, frame) from None
+        except asyncio.CancelledError:
+            if state.type in _ABORTABLE:
+                frame.last = x.event(f"{state.type}StateAborted", frame.last)
+            raise
         text = _json.dumps(t.output)
         if len(text) > PAYLOAD_LIMIT:
             raise StatesError(
@@ -313,9 +325,9 @@ class Interpreter:
         else:
             scope = Scope(raw, ctx, frame.variables)
             if state.error_path is not None:
-                error = state.error_path.evaluate(scope)["ErrorPath"]
+                error = state.error_path(scope)
             if state.cause_path is not None:
-                cause = state.cause_path.evaluate(scope)["CausePath"]
+                cause = state.cause_path(scope)
         if error is not None and not isinstance(error, str):
             error = _json.dumps(error)
         if cause is not None and not isinstance(cause, str):
@@ -384,10 +396,16 @@ class Interpreter:
     # -- states with Retry and Catch
 
     async def _with_errors(
-        self, state: TaskState | ParallelState | MapState, raw: Any, frame: Frame, entered: float, entered_id: int
+        self,
+        state: TaskState | ParallelState | MapState,
+        raw: Any,
+        frame: Frame,
+        entered: float,
+        entered_id: int,
     ) -> Transition:
         attempts = [0] * len(state.retry)
         retry_count = 0
+        err: StatesError
         while True:
             ctx = self.context(state, entered, frame, retry_count)
             try:
@@ -411,7 +429,7 @@ class Interpreter:
             except EvaluationError as exc:
                 if exc.name in UNCATCHABLE:
                     raise
-                err: StatesError = self._prefixed(state, entered_id, exc, frame)
+                err = self._prefixed(state, entered_id, exc, frame)
             except StatesError as exc:
                 err = exc
             retrier_index = self._retrier(state.retry, err, isinstance(state, TaskState))
@@ -423,6 +441,9 @@ class Interpreter:
                     retry_count += 1
                     await self.clock.sleep(delay)
                     continue
+            failed_event = _FAILED_EVENT.get(state.type)
+            if failed_event is not None:
+                frame.last = self.x.event(failed_event, self.x.last_event_id)
             catcher = self._catcher(state.catch, err, isinstance(state, TaskState))
             if catcher is None:
                 raise err

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from legato import _json
 from legato.asl.model import DEFAULT, MapState
 from legato.errors import EvaluationError, StatesError
-from legato.expr.jsonata import JsonataTemplate
+from legato.expr.jsonata import JsonataTemplate, unexpected_type_error
 from legato.expr.paths import Path, PathNotFound, VariableNotFound
 from legato.expr.scope import Scope
 from legato.expr.template import Template
@@ -46,6 +46,12 @@ def _path_number(path: Path, scope: Scope, field: str, kind: str) -> Any:
         value = path.resolve(scope)
     except (PathNotFound, VariableNotFound) as exc:
         raise EvaluationError("States.Runtime", str(exc)) from None
+    if isinstance(value, str):
+        # A numeric string is accepted, as Step Functions parses the text.
+        try:
+            value = int(value) if kind == "integer" else float(value)
+        except ValueError:
+            pass
     ok = isinstance(value, int) if kind == "integer" else isinstance(value, int | float)
     if isinstance(value, bool) or not ok:
         if kind == "integer" and isinstance(value, float) and value.is_integer():
@@ -89,16 +95,9 @@ def _items(
         if state.items is not None:
             items = interp._jsonata(state.items, {"input": raw, "context": ctx}, frame, "Items")
             if not isinstance(items, list):
-                expr = state.items.source if isinstance(state.items.source, str) else _json.dumps(state.items.source)
-                expr = expr.strip()
-                if expr.startswith("{%") and expr.endswith("%}"):
-                    expr = expr[2:-2].strip()
-                raise EvaluationError(
-                    "States.QueryEvaluationError",
-                    f"The JSONata expression '{expr}' specified for the field 'Items' returned an unexpected result "
-                    f"type. Expected 'array', but was '{_kind(items)}' for value: {_json.dumps(items)}",
-                    "Items",
-                )
+                exprs = state.items.expressions
+                text = exprs[0][0].text if len(exprs) == 1 else _json.dumps(items)
+                raise unexpected_type_error(text, "Items", "array", items)
             return items
         if not isinstance(raw, list):
             raise EvaluationError(
@@ -113,7 +112,11 @@ def _items(
         assert isinstance(path, Path)
         text = path.text
         try:
-            items = path.select(effective) if path.root == "input" else path.resolve(Scope(effective, ctx, frame.variables))
+            items = (
+                path.select(effective)
+                if path.root == "input"
+                else path.resolve(Scope(effective, ctx, frame.variables))
+            )
         except (PathNotFound, VariableNotFound) as exc:
             raise EvaluationError("States.Runtime", str(exc)) from None
     if not isinstance(items, list):
@@ -121,7 +124,9 @@ def _items(
     return items
 
 
-async def run_map(interp: Interpreter, state: MapState, raw: Any, ctx: dict[str, Any], frame: Frame) -> list[Any]:
+async def run_map(
+    interp: Interpreter, state: MapState, raw: Any, ctx: dict[str, Any], frame: Frame
+) -> list[Any]:
     """Runs a Map state's items; returns the list of their outputs."""
     from legato.runtime.interpreter import Frame, _select
 
@@ -134,8 +139,17 @@ async def run_map(interp: Interpreter, state: MapState, raw: Any, ctx: dict[str,
     scope = Scope(effective, ctx, frame.variables)
     items = _items(interp, state, raw, effective, ctx, frame)
     max_conc = _number(
-        interp, state.max_concurrency, state.max_concurrency_path, "MaxConcurrency", "integer", scope, states, frame
+        interp,
+        state.max_concurrency,
+        state.max_concurrency_path,
+        "MaxConcurrency",
+        "integer",
+        scope,
+        states,
+        frame,
     )
+    started = x.event("MapStateStarted", frame.last, "mapStateStartedEventDetails", {"length": len(items)})
+    frame.last = started
     distributed = state.mode == "DISTRIBUTED"
     tolerated_pct = tolerated_count = None
     if distributed:
@@ -164,8 +178,6 @@ async def run_map(interp: Interpreter, state: MapState, raw: Any, ctx: dict[str,
         if tolerated_count is not None and tolerated_count < 0:
             raise EvaluationError("States.Runtime", "ToleratedFailureCount cannot be negative.")
 
-    started = x.event("MapStateStarted", frame.last, "mapStateStartedEventDetails", {"length": len(items)})
-    frame.last = started
     selector = state.item_selector
 
     def item_input(index: int, value: Any) -> tuple[Any, dict[str, Any]]:
@@ -179,7 +191,9 @@ async def run_map(interp: Interpreter, state: MapState, raw: Any, ctx: dict[str,
         return interp._jsonata(selector, {"input": raw, "context": item_ctx}, frame, "ItemSelector"), item
 
     if distributed:
-        return await _run_distributed(interp, state, items, item_input, frame, max_conc, tolerated_pct, tolerated_count)
+        return await _run_distributed(
+            interp, state, items, item_input, frame, max_conc, tolerated_pct, tolerated_count
+        )
 
     results: list[Any] = [None] * len(items)
     outer_vars = frame.variables
@@ -197,24 +211,33 @@ async def run_map(interp: Interpreter, state: MapState, raw: Any, ctx: dict[str,
             results[index] = await interp.run_graph(state.processor, value, sub)
         except StatesError:
             x.event(
-                "MapIterationFailed", sub.last, "mapIterationFailedEventDetails", {"index": index, "name": state.name}
+                "MapIterationFailed",
+                sub.last,
+                "mapIterationFailedEventDetails",
+                {"index": index, "name": state.name},
             )
             raise
         except asyncio.CancelledError:
             x.event(
-                "MapIterationAborted", sub.last, "mapIterationAbortedEventDetails", {"index": index, "name": state.name}
+                "MapIterationAborted",
+                sub.last,
+                "mapIterationAbortedEventDetails",
+                {"index": index, "name": state.name},
             )
             raise
         x.event(
-            "MapIterationSucceeded", sub.last, "mapIterationSucceededEventDetails", {"index": index, "name": state.name}
+            "MapIterationSucceeded",
+            sub.last,
+            "mapIterationSucceededEventDetails",
+            {"index": index, "name": state.name},
         )
 
-    await _run_all(len(items), max_conc, iteration, x, frame, "MapStateFailed")
+    await _run_all(len(items), max_conc, iteration)
     frame.last = x.event("MapStateSucceeded", x.last_event_id)
     return results
 
 
-async def _run_all(count: int, max_conc: int, body: Any, x: Any, frame: Frame, failed_event: str) -> None:
+async def _run_all(count: int, max_conc: int, body: Any) -> None:
     """Runs ``body(i)`` for every index with at most ``max_conc`` at once (0: no limit)."""
     if count == 0:
         return
@@ -243,7 +266,6 @@ async def _run_all(count: int, max_conc: int, body: Any, x: Any, frame: Frame, f
             t.cancel()
         if pending:
             await asyncio.gather(*pending, return_exceptions=True)
-        frame.last = x.event(failed_event, x.last_event_id)
         exc = errors[0]
         assert exc is not None
         raise exc
@@ -274,7 +296,7 @@ async def _run_distributed(
     failures: list[StatesError] = []
 
     async def child(index: int) -> None:
-        value, item = item_input(index, items[index])
+        value, _item = item_input(index, items[index])
         # A child run sees none of the parent's variables, and records its
         # events in its own history, not the parent's.
         shadow = _ShadowHistory(x)
@@ -285,7 +307,7 @@ async def _run_distributed(
             failures.append(err)
             results[index] = None
 
-    await _run_all(len(items), max_conc, child, x, frame, "MapRunFailed")
+    await _run_all(len(items), max_conc, child)
     if failures:
         limit_count = tolerated_count if tolerated_count is not None else 0
         over_count = len(failures) > limit_count
@@ -294,7 +316,8 @@ async def _run_distributed(
             over_pct = (len(failures) * 100.0 / max(1, len(items))) > tolerated_pct
         if (tolerated_count is None or over_count) and (tolerated_pct is None or over_pct):
             err = StatesError(
-                "States.ExceedToleratedFailureThreshold", "The specified tolerated failure threshold was exceeded"
+                "States.ExceedToleratedFailureThreshold",
+                "The specified tolerated failure threshold was exceeded",
             )
             frame.last = x.event(
                 "MapRunFailed",
@@ -302,7 +325,6 @@ async def _run_distributed(
                 "mapRunFailedEventDetails",
                 {"error": err.name, "cause": err.cause},
             )
-            frame.last = x.event("MapStateFailed", frame.last)
             raise err
     frame.last = x.event("MapRunSucceeded", run_started)
     frame.last = x.event("MapStateSucceeded", frame.last)

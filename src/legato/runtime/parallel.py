@@ -6,7 +6,6 @@ import asyncio
 from typing import TYPE_CHECKING, Any
 
 from legato.asl.model import ParallelState
-from legato.errors import StatesError
 
 if TYPE_CHECKING:
     from legato.runtime.interpreter import Interpreter
@@ -32,7 +31,7 @@ async def run_parallel(
     tasks = [asyncio.ensure_future(branch(i)) for i in range(len(state.branches))]
     try:
         if tasks:
-            done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+            _, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
             failed = [t for t in tasks if t.done() and not t.cancelled() and t.exception() is not None]
             if failed:
                 for t in pending:
@@ -40,9 +39,6 @@ async def run_parallel(
                 if pending:
                     await asyncio.gather(*pending, return_exceptions=True)
                 exc = failed[0].exception()
-                frame.last = x.event("ParallelStateFailed", x.last_event_id)
-                if isinstance(exc, StatesError):
-                    raise exc
                 assert exc is not None
                 raise exc
     except asyncio.CancelledError:

@@ -11,9 +11,9 @@ from __future__ import annotations
 import asyncio
 import json
 import traceback
-from email.utils import formatdate
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from email.utils import formatdate
 from typing import TYPE_CHECKING, Any
 
 from legato import _json
@@ -82,18 +82,22 @@ class LambdaContext:
         return 900_000
 
 
-def _stack(exc: BaseException) -> list[str]:
+def _stack(exc: BaseException, fn: Any) -> list[str]:
+    """The traceback from the handler's own frame down, as Lambda reports it."""
     frames = traceback.extract_tb(exc.__traceback__)
-    # Drop the engine's own frame that called the handler.
-    return traceback.format_list(frames[1:] if len(frames) > 1 else frames)
+    code = getattr(fn, "__code__", None)
+    for i, fs in enumerate(frames):
+        if code is not None and fs.filename == code.co_filename and fs.name == code.co_name:
+            return traceback.format_list(frames[i:])
+    return traceback.format_list(frames[-1:])
 
 
-def _lambda_error(exc: BaseException, request_id: str, compact: bool) -> StatesError:
+def _lambda_error(exc: BaseException, fn: Any, request_id: str, compact: bool) -> StatesError:
     body = {
         "errorMessage": str(exc),
         "errorType": type(exc).__name__,
         "requestId": request_id,
-        "stackTrace": _stack(exc),
+        "stackTrace": _stack(exc, fn),
     }
     cause = _json.dumps(body) if compact else json.dumps(body)
     return StatesError(type(exc).__name__, cause)
@@ -116,7 +120,11 @@ async def invoke_function(interp: Interpreter, name: str, event: Any, compact_er
     try:
         fn = services.functions.resolve(name)
     except FunctionNotFound as exc:
-        arn = name if name.startswith("arn:") else f"arn:aws:lambda:{services.region}:{services.account}:function:{name}"
+        arn = (
+            name
+            if name.startswith("arn:")
+            else f"arn:aws:lambda:{services.region}:{services.account}:function:{name}"
+        )
         if arn.count(":") == 6:
             arn += ":$LATEST"
         raise StatesError(
@@ -136,16 +144,18 @@ async def invoke_function(interp: Interpreter, name: str, event: Any, compact_er
             clock = services.clock
 
             def call() -> Any:
-                with clock.busy():
-                    return fn(event, context)
+                return fn(event, context)
 
-            result = await loop.run_in_executor(services.executor, call)
+            # Time stands still while the function runs: a virtual clock must
+            # not fire the Task's timeout just because the loop looks idle.
+            with clock.busy():
+                result = await loop.run_in_executor(services.executor, call)
             if asyncio.iscoroutine(result):
                 result = await result
     except asyncio.CancelledError:
         raise
     except Exception as exc:
-        raise _lambda_error(exc, request_id, compact_errors) from None
+        raise _lambda_error(exc, fn, request_id, compact_errors) from None
     return _decode_result(result)
 
 
@@ -195,7 +205,9 @@ def _seconds(
 async def run_task(interp: Interpreter, state: TaskState, raw: Any, ctx: dict[str, Any], frame: Frame) -> Any:
     """Runs a Task state's work once; returns its raw result or raises StatesError."""
     x = interp.x
-    timeout = _seconds(interp, state.timeout_seconds, state.timeout_seconds_path, "TimeoutSeconds", raw, ctx, frame)
+    timeout = _seconds(
+        interp, state.timeout_seconds, state.timeout_seconds_path, "TimeoutSeconds", raw, ctx, frame
+    )
     heartbeat = _seconds(
         interp, state.heartbeat_seconds, state.heartbeat_seconds_path, "HeartbeatSeconds", raw, ctx, frame
     )
@@ -210,7 +222,9 @@ async def run_task(interp: Interpreter, state: TaskState, raw: Any, ctx: dict[st
         }
         if timeout is not None:
             details["timeoutInSeconds"] = timeout
-        frame.last = x.event("LambdaFunctionScheduled", frame.last, "lambdaFunctionScheduledEventDetails", details)
+        frame.last = x.event(
+            "LambdaFunctionScheduled", frame.last, "lambdaFunctionScheduledEventDetails", details
+        )
         frame.last = x.event("LambdaFunctionStarted", frame.last)
         try:
             result = await _timed(interp, invoke_function(interp, state.resource, params, False), timeout)
@@ -228,7 +242,7 @@ async def run_task(interp: Interpreter, state: TaskState, raw: Any, ctx: dict[st
                 "lambdaFunctionTimedOutEventDetails",
                 {"error": "States.Timeout"},
             )
-            raise StatesError("States.Timeout", None) from None
+            raise StatesError("States.Timeout", "") from None
         except StatesError as err:
             d: dict[str, Any] = {"error": err.name}
             if err.cause is not None:
@@ -258,7 +272,7 @@ async def run_task(interp: Interpreter, state: TaskState, raw: Any, ctx: dict[st
             sched["heartbeatInSeconds"] = heartbeat
         frame.last = x.event("TaskScheduled", frame.last, "taskScheduledEventDetails", sched)
         if handler is None:
-            err = StatesError(
+            unsupported = StatesError(
                 "States.Runtime",
                 f"The resource '{state.resource}' is not supported by this version of Legato.",
             )
@@ -266,9 +280,14 @@ async def run_task(interp: Interpreter, state: TaskState, raw: Any, ctx: dict[st
                 "TaskFailed",
                 frame.last,
                 "taskFailedEventDetails",
-                {"error": err.name, "cause": err.cause, "resource": rname, "resourceType": rtype},
+                {
+                    "error": unsupported.name,
+                    "cause": unsupported.cause,
+                    "resource": rname,
+                    "resourceType": rtype,
+                },
             )
-            raise err
+            raise unsupported
         frame.last = x.event(
             "TaskStarted", frame.last, "taskStartedEventDetails", {"resource": rname, "resourceType": rtype}
         )
@@ -278,7 +297,7 @@ async def run_task(interp: Interpreter, state: TaskState, raw: Any, ctx: dict[st
             if len(text) > PAYLOAD_LIMIT:
                 raise StatesError(
                     "States.DataLimitExceeded",
-                    f"The state/task '{state.name}' returned a result with a size exceeding the maximum "
+                    f"The state/task '{resource.service}' returned a result with a size exceeding the maximum "
                     "number of bytes service limit.",
                 )
         except _Timeout:
@@ -288,7 +307,7 @@ async def run_task(interp: Interpreter, state: TaskState, raw: Any, ctx: dict[st
                 "taskTimedOutEventDetails",
                 {"error": "States.Timeout", "resource": rname, "resourceType": rtype},
             )
-            raise StatesError("States.Timeout", None) from None
+            raise StatesError("States.Timeout", "") from None
         except StatesError as err:
             d = {"error": err.name, "resource": rname, "resourceType": rtype}
             if err.cause is not None:
@@ -334,12 +353,23 @@ async def _lambda_invoke(interp: Interpreter, params: Any) -> Any:
             "States.Runtime",
             "The Parameters for lambda:invoke must be an object with a string FunctionName.",
         )
-    result = await invoke_function(interp, params["FunctionName"], params.get("Payload"), True)
+    payload = params.get("Payload")
+    if payload is None:
+        # An empty or null Payload reaches the function as an empty event.
+        payload = {}
+    elif isinstance(payload, str):
+        # A string Payload is the request body itself: JSON text.
+        try:
+            payload = _json.loads(payload)
+        except ValueError:
+            pass
+    result = await invoke_function(interp, params["FunctionName"], payload, True)
     request_id = interp.services.ids.uuid()
     now = interp.clock.time()
     date = formatdate(now, usegmt=True)
     trace = f"Root=1-{int(now):08x}-{interp.services.ids.uuid().replace('-', '')[:24]};Sampled=0"
-    length = str(len(_json.dumps(result)))
+    # Lambda's Python runtime serialises results with json.dumps' default separators.
+    length = str(len(json.dumps(result, ensure_ascii=False).encode()))
     return {
         "ExecutedVersion": "$LATEST",
         "Payload": result,

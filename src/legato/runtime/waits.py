@@ -41,7 +41,12 @@ def wait_seconds(
     if states is not None:
         if isinstance(state.seconds, JsonataTemplate):
             value = state.seconds.evaluate(states, variables, field="Seconds", now=now)
-            if isinstance(value, bool) or not isinstance(value, int | float) or value != int(value) or value < 0:
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, int | float)
+                or value != int(value)
+                or value < 0
+            ):
                 raise EvaluationError(
                     "States.QueryEvaluationError",
                     f"The JSONata expression specified for the field 'Seconds' returned an invalid value: "
@@ -88,7 +93,8 @@ def wait_seconds(
             )
         if value < 0:
             raise EvaluationError(
-                "States.Runtime", f"The SecondsPath parameter references a negative value: {path.text} == {value}"
+                "States.Runtime",
+                f"The SecondsPath parameter references a negative value: {path.text} == {value}",
             )
         return _too_long(float(value))
     if state.timestamp_path is not None and scope is not None:

@@ -1,1 +1,98 @@
-"""Legato cli."""
+"""The ``legato`` command: ``run``, ``validate``, ``serve`` and ``demo``.
+
+Every command is a thin layer over :class:`legato.engine.Engine` and
+``legato.asl``. Bad input (a missing file, malformed JSON, an invalid
+definition, a bad option) is reported as one line on stderr with exit status 2,
+never as a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from typing import NoReturn
+
+from legato.cli._common import UsageError
+from legato.errors import LegatoError
+
+__all__ = ["main"]
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line, exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="legato", description="Run AWS Step Functions workflows on your own machine.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    run = sub.add_parser("run", help="run a state machine once and print its output")
+    run.add_argument("file", help="the definition (JSON or YAML)")
+    run.add_argument("--input", help="the execution input: JSON text, or @FILE")
+    run.add_argument("--functions", help="a Python file registering Lambda functions")
+    run.add_argument("--clock", choices=("virtual", "system"), default="virtual", help="default: virtual")
+    run.add_argument("--json", action="store_true", help="print {status, output, error, cause} as JSON")
+    run.add_argument("--trace", action="store_true", help="print each state entered and left, with timings")
+
+    validate = sub.add_parser("validate", help="check definitions and print their diagnostics")
+    validate.add_argument("files", nargs="+", metavar="FILE")
+
+    serve = sub.add_parser("serve", help="serve the Step Functions API (AWS JSON 1.0) over HTTP")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8083)
+    serve.add_argument("--data-dir", help="where Legato keeps its data (created if missing)")
+    serve.add_argument("--functions", help="a Python file registering Lambda functions")
+    serve.add_argument("--clock", choices=("system", "virtual"), default="system", help="default: system")
+    serve.add_argument("--region", default="us-east-1")
+    serve.add_argument("--account", default="123456789012")
+
+    demo = sub.add_parser("demo", help="run the bundled example workflow")
+    demo.add_argument("--trace", action="store_true", help="print each state entered and left")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``legato`` console script; returns the exit status."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "run":
+            from legato.cli.run import run_command
+
+            return run_command(args)
+        if args.command == "validate":
+            from legato.cli.validate import validate_command
+
+            return validate_command(args.files)
+        if args.command == "serve":
+            from legato.cli.serve import serve_command
+
+            return serve_command(args)
+        if args.command == "demo":
+            from legato.cli.run import demo_command
+
+            return demo_command(args)
+        parser.print_help(sys.stderr)
+        return 2
+    except (UsageError, LegatoError) as exc:
+        print(f"legato: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # a bug in Legato: still one line; LEGATO_DEBUG=1 shows the traceback
+        if os.environ.get("LEGATO_DEBUG"):
+            raise
+        print(
+            f"legato: internal error: {type(exc).__name__}: {exc} (set LEGATO_DEBUG=1 for details)",
+            file=sys.stderr,
+        )
+        return 3
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,115 @@
+"""``legato serve``: the Step Functions JSON 1.0 API over HTTP, on aiohttp.
+
+The server is a thin adapter: it decodes the request, calls
+:meth:`legato.engine.Engine.call` and encodes the result or the
+:class:`~legato.errors.ApiError`. Anything else that goes wrong is logged and
+answered with an ``InternalFailure`` (HTTP 500), never with a traceback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import uuid
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+
+from legato.api import protocol
+from legato.engine import Engine
+from legato.errors import ApiError
+
+__all__ = ["ENGINE_KEY", "make_app", "serve"]
+
+log = logging.getLogger("legato.api")
+
+ENGINE_KEY: web.AppKey[Engine] = web.AppKey("engine", Engine)
+"""Where the app keeps its engine."""
+
+MAX_BODY = 8 * 1024 * 1024
+
+_PLACEHOLDER = "Legato: AWS Step Functions API (JSON 1.0) on POST /. The console is coming.\n"
+
+
+def _reply(status: int, body: bytes) -> web.Response:
+    return web.Response(
+        status=status,
+        body=body,
+        content_type=protocol.CONTENT_TYPE,
+        headers={"x-amzn-RequestId": str(uuid.uuid4())},
+    )
+
+
+def _error(error: ApiError) -> web.Response:
+    return _reply(error.status, protocol.encode_error(error))
+
+
+async def _api(request: web.Request) -> web.Response:
+    engine = request.app[ENGINE_KEY]
+    operation = ""
+    try:
+        operation = protocol.operation_of(request.headers.get(protocol.TARGET_HEADER))
+        body = await request.read()
+        payload = protocol.decode_request(body)
+        result = await engine.call(operation, payload)
+        return _reply(200, protocol.encode_response(result))
+    except ApiError as exc:
+        return _error(exc)
+    except asyncio.CancelledError:
+        raise
+    except web.HTTPException:
+        raise
+    except Exception:
+        log.exception("internal failure in %s", operation or "a request")
+        return _error(
+            ApiError("InternalFailure", "An internal error occurred; see the server log", status=500)
+        )
+
+
+async def _index(request: web.Request) -> web.Response:
+    return web.Response(text=_PLACEHOLDER, content_type="text/plain")
+
+
+def make_app(engine: Engine) -> web.Application:
+    """The aiohttp application serving ``engine``."""
+    app = web.Application(client_max_size=MAX_BODY)
+    app[ENGINE_KEY] = engine
+    app.router.add_post("/", _api)
+    app.router.add_get("/", _index)
+
+    async def close_engine(app: web.Application) -> None:
+        await app[ENGINE_KEY].aclose()
+
+    app.on_cleanup.append(close_engine)
+    return app
+
+
+async def serve(
+    engine: Engine,
+    host: str = "127.0.0.1",
+    port: int = 8083,
+    *,
+    ready: Callable[[str], Awaitable[None] | None] | None = None,
+) -> None:
+    """Serves ``engine`` until SIGINT or SIGTERM; ``ready(url)`` is called once listening."""
+    app = make_app(engine)
+    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    await runner.setup()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, stop.set)
+        except (NotImplementedError, RuntimeError):  # not the main thread, or not POSIX
+            pass
+    try:
+        site = web.TCPSite(runner, host, port)
+        await site.start()
+        if ready is not None:
+            result = ready(f"http://{host}:{port}")
+            if result is not None:
+                await result
+        await stop.wait()
+    finally:
+        await runner.cleanup()

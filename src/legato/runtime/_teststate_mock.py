@@ -95,7 +95,11 @@ def parse_mock(raw: Any) -> Mock | None:
         if not isinstance(err, dict):
             raise ApiError("SerializationException", "Field 'errorOutput' must be an object")
         error, cause = err.get("error"), err.get("cause")
-        return Mock(False, error=error if isinstance(error, str) else None, cause=cause if isinstance(cause, str) else None)
+        return Mock(
+            False,
+            error=error if isinstance(error, str) else None,
+            cause=cause if isinstance(cause, str) else None,
+        )
     raise _validation("A test mock should have one of the following fields: [result, errorOutput].")
 
 
@@ -152,24 +156,21 @@ def _operation(resource: str) -> tuple[str, str] | None:
 
 @functools.lru_cache(maxsize=128)
 def _output_shape(service: str, operation: str) -> Any:
-    try:
-        import botocore.session
-        from botocore.exceptions import DataNotFoundError, UnknownServiceError
-    except ImportError:  # botocore is optional: without it, mocks are not validated
+    session = _session()
+    if session is None:
         return None
     try:
-        model = _session().get_service_model(service)
-        return model.operation_model(operation).output_shape
-    except (DataNotFoundError, UnknownServiceError, LookupError, ValueError):
-        return None
-    except Exception:  # botocore raises its own OperationNotFoundError, among others
+        return session.get_service_model(service).operation_model(operation).output_shape
+    except Exception:  # botocore's UnknownServiceError, OperationNotFoundError ...: nothing to check against
         return None
 
 
 @functools.lru_cache(maxsize=1)
 def _session() -> Any:
-    import botocore.session
-
+    try:
+        import botocore.session  # type: ignore[import-untyped]
+    except ImportError:  # botocore is optional: without it, mocks are not validated
+        return None
     return botocore.session.get_session()
 
 
@@ -208,7 +209,7 @@ def _check(shape: Any, value: Any, name: str, strict: bool, op: tuple[str, str])
                     return f"Required field '{_member_name(required)}' is missing"
         for key, item in value.items():
             member = members.get(key)
-            if member is None or (op[0], op[1], key) in _UNCHECKED_MEMBERS and not name:
+            if member is None or (not name and (op[0], op[1], key) in _UNCHECKED_MEMBERS):
                 continue
             problem = _check(member, item, key, strict, op)
             if problem is not None:

@@ -40,7 +40,9 @@ def _moto_python() -> Path:
 
 def main(argv: list[str] | None = None) -> int:
     """Runs the benchmark; returns the harness's exit status."""
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--runs", type=int, help="timed runs per shape (default: the manifest's)")
     parser.add_argument("--shapes", help="comma-separated shape names (default: all)")
     parser.add_argument("--json", help="write every run's figures to this file")

@@ -93,10 +93,10 @@ def _not_supported() -> ApiError:
     )
 
 
-def _invalid_definition(diagnostics: tuple[Diagnostic, ...]) -> ApiError:
+def _invalid_definition(diagnostics: tuple[Diagnostic, ...], definition: str | None = None) -> ApiError:
     from legato.asl.validate import invalid_definition_message
 
-    return ApiError("InvalidDefinition", invalid_definition_message(diagnostics))
+    return ApiError("InvalidDefinition", invalid_definition_message(diagnostics, definition))
 
 
 def _diagnostics(definition: str, type_: str) -> list[Diagnostic]:
@@ -182,11 +182,11 @@ class Engine:
         if type_ != "STANDARD":
             errors = tuple(d for d in _diagnostics(definition, type_) if d.severity == "ERROR")
             if errors:
-                raise _invalid_definition(errors)
+                raise _invalid_definition(errors, definition)
         try:
             return compile_machine(definition)
         except DefinitionError as exc:
-            raise _invalid_definition(exc.diagnostics) from None
+            raise _invalid_definition(exc.diagnostics, definition) from None
 
     def _now(self) -> float:
         return self.clock.time()

@@ -59,7 +59,7 @@ def check(doc: Any, *, state_machine_type: str = "STANDARD") -> None:
         raise DefinitionError(errors)
 
 
-def invalid_definition_message(diagnostics: Sequence[Diagnostic]) -> str:
+def invalid_definition_message(diagnostics: Sequence[Diagnostic], definition: str | None = None) -> str:
     """The message of the ``InvalidDefinition`` error CreateStateMachine returns for ``diagnostics``.
 
     AWS joins the errors with ``", "``, each as ``CODE: message at location`` (``null``
@@ -68,5 +68,10 @@ def invalid_definition_message(diagnostics: Sequence[Diagnostic]) -> str:
         Invalid State Machine Definition: 'MISSING_TRANSITION_TARGET: Missing 'Next' target: pass3
         at /States/pass1/Next, MISSING_TRANSITION_TARGET: State "pass2" is not reachable. at /States/pass2'
     """
-    parts = [f"{d.code}: {d.message} at {d.location or 'null'}" for d in diagnostics if d.severity == "ERROR"]
+    errors = [d for d in diagnostics if d.severity == "ERROR"]
+    if definition is not None and errors and errors[0].location.endswith("/Label"):
+        # Map Label problems are reported in another form, quoting the whole
+        # definition (as recorded from the service).
+        return f"Error=ValueError Args=[{errors[0].message!r}] in definition '{definition}'."
+    parts = [f"{d.code}: {d.message} at {d.location or 'null'}" for d in errors]
     return f"Invalid State Machine Definition: '{', '.join(parts)}'"

@@ -122,8 +122,13 @@ class VirtualClock:
         with self._lock:
             self._busy -= 1
         try:
-            asyncio.run_coroutine_threadsafe(waiter(), loop)
-            done.wait()
+            future = asyncio.run_coroutine_threadsafe(waiter(), loop)
+            while not done.wait(0.05):
+                if not loop.is_running():
+                    # The run that called this function has ended (a timeout
+                    # abandoned it): nothing will advance time, so let it go.
+                    future.cancel()
+                    break
         finally:
             with self._lock:
                 self._busy += 1
@@ -132,6 +137,14 @@ class VirtualClock:
     def busy(self) -> Iterator[None]:
         with self._lock:
             self._busy += 1
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is not None and self._loop is not running:
+            # A user function may call sleep_blocking before any timer has
+            # started the driver; it needs to know the loop to wait on.
+            self._ensure_driver(running)
         try:
             yield
         finally:
@@ -171,7 +184,12 @@ class VirtualClock:
             if self._idle(loop):
                 quiet += 1
                 if quiet >= 3:
-                    self._offset += due - now
+                    # Idle for three turns of the loop: look once more after a
+                    # moment of real time, so that work finishing in another
+                    # thread is seen before time jumps.
+                    await asyncio.sleep(0.001)
+                    if self._idle(loop):
+                        self._offset += max(0.0, due - self.time())
                     quiet = 0
                     continue
                 await asyncio.sleep(0)

@@ -584,6 +584,9 @@ async def test_state(request: dict[str, Any], services: Services) -> dict[str, A
     if not isinstance(variables, dict):
         raise _validation("Variables must be a JSON object")
     role_arn = request.get("roleArn")
+    if not role_arn and state.type == "Task" and mock is None:
+        # A Task really calls its resource, which takes a role to do.
+        raise _validation("RoleArn must be specified when testing a Task state")
     tester = _Tester(
         state,
         services,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Iterable, Sequence
 
@@ -22,6 +23,16 @@ def diagnostics_of(text: str, filename: str | None = None) -> list[Diagnostic]:
     return list(found)
 
 
+_INDEX = re.compile(r"\[(\d+)\]")
+
+
+def json_pointer(location: str) -> str:
+    """A diagnostic's location as a JSON pointer: ``/States/C/Choices[0]/Next`` -> ``/States/C/Choices/0/Next``."""
+    if not location.startswith("/"):
+        return location or "/"
+    return _INDEX.sub(r"/\1", location)
+
+
 def validate_command(files: Sequence[str]) -> int:
     """Exit 0 when no file has an error, 1 when one has, 2 when a file cannot be read."""
     texts = {path: read_text(path, "definition file") for path in files}
@@ -32,7 +43,7 @@ def validate_command(files: Sequence[str]) -> int:
         except ImportError as exc:
             raise UsageError(f"the definition validator is not available: {exc}") from None
         for d in found:
-            print(f"{path}:{d.location or '/'}: {d.code}: {d.message}")
+            print(f"{path}:{json_pointer(d.location)}: {d.code}: {d.message}")
             if d.severity == "ERROR":
                 errors += 1
     if errors:

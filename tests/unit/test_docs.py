@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+import legato
 from legato.cli import _parser as build_parser
 from legato.engine import OPERATIONS
 
@@ -35,7 +36,8 @@ def test_readme_python_example_runs() -> None:
     namespace: dict[str, object] = {}
     exec(compile(block, "README.md", "exec"), namespace)
     result = namespace["result"]
-    assert getattr(result, "status") == "SUCCEEDED"
+    assert isinstance(result, legato.ExecutionResult)
+    assert result.status == "SUCCEEDED"
 
 
 def test_every_cli_command_is_documented() -> None:

@@ -197,9 +197,18 @@ def test_unmocked_task_calls_registered_function() -> None:
         "ResultPath": "$.doubled",
         "End": True,
     }
-    resp = run(run_test_state({"definition": json.dumps(definition), "input": '{"n": 4}'}, svc))
+    request = {"definition": json.dumps(definition), "input": '{"n": 4}', "roleArn": ROLE_ARN}
+    resp = run(run_test_state(request, svc))
     assert resp["status"] == "SUCCEEDED"
     assert json.loads(resp["output"]) == {"n": 4, "doubled": 8}
+
+
+def test_unmocked_task_needs_a_role() -> None:
+    definition = {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:111111111111:function:f", "End": True}
+    with pytest.raises(ApiError) as err:
+        run(run_test_state({"definition": json.dumps(definition)}, services()))
+    assert err.value.type == "ValidationException"
+    assert err.value.message == "RoleArn must be specified when testing a Task state"
 
 
 def test_retry_reports_backoff_and_exhausted_retry_fails() -> None:

@@ -33,8 +33,12 @@ class Clock(Protocol):
         """Waits ``seconds`` of this clock's time."""
         ...
 
-    def sleep_blocking(self, seconds: float) -> None:
-        """Waits from a worker thread (a synchronous user function)."""
+    def sleep_blocking(self, seconds: float, cancel: threading.Event | None = None) -> None:
+        """Waits from a worker thread (a synchronous user function).
+
+        Returns early once ``cancel`` is set: the Task that called the function
+        gave up on it (a timeout), and nothing waits for it any more.
+        """
         ...
 
     @contextmanager
@@ -60,9 +64,12 @@ class SystemClock:
         else:
             await asyncio.sleep(0)
 
-    def sleep_blocking(self, seconds: float) -> None:
+    def sleep_blocking(self, seconds: float, cancel: threading.Event | None = None) -> None:
         if seconds > 0:
-            time.sleep(seconds)
+            if cancel is None:
+                time.sleep(seconds)
+            else:
+                cancel.wait(seconds)
 
     @contextmanager
     def busy(self) -> Iterator[None]:
@@ -105,7 +112,7 @@ class VirtualClock:
             if not fut.done():
                 fut.cancel()
 
-    def sleep_blocking(self, seconds: float) -> None:
+    def sleep_blocking(self, seconds: float, cancel: threading.Event | None = None) -> None:
         loop = self._loop
         if loop is None or seconds <= 0:
             if seconds > 0:
@@ -124,9 +131,9 @@ class VirtualClock:
         try:
             future = asyncio.run_coroutine_threadsafe(waiter(), loop)
             while not done.wait(0.05):
-                if not loop.is_running():
-                    # The run that called this function has ended (a timeout
-                    # abandoned it): nothing will advance time, so let it go.
+                if not loop.is_running() or (cancel is not None and cancel.is_set()):
+                    # A timeout abandoned the function, or the run that called
+                    # it has ended: nothing waits for it, so let it go.
                     future.cancel()
                     break
         finally:

@@ -9,6 +9,7 @@ from typing import Any
 
 from legato import _json
 from legato.errors import StatesError
+from legato.runtime.journal import Journal, NullJournal
 from legato.runtime.machine import Machine
 from legato.runtime.services import Services
 
@@ -46,9 +47,20 @@ class Execution:
     """
 
     def __init__(
-        self, machine: Machine, info: ExecutionInfo, input_text: str | None, services: Services
+        self,
+        machine: Machine,
+        info: ExecutionInfo,
+        input_text: str | None,
+        services: Services,
+        *,
+        journal: Journal | None = None,
+        recorded: list[dict[str, Any]] | None = None,
     ) -> None:
+        """``journal`` receives every event (durable executions); ``recorded`` holds the
+        events a previous run of this execution recorded, to be replayed, not re-run."""
         self.machine = machine
+        self.journal: Journal = journal or NullJournal()
+        self.recorded: list[dict[str, Any]] = list(recorded or ())
         self.info = info
         self.services = services
         self.input_text = "{}" if input_text is None else input_text

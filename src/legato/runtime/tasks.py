@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 import traceback
 from collections.abc import Awaitable, Callable
+from contextlib import ExitStack
 from dataclasses import dataclass
 from email.utils import formatdate
 from typing import TYPE_CHECKING, Any
@@ -133,8 +135,13 @@ async def invoke_function(interp: Interpreter, name: str, event: Any, compact_er
             f"ResourceNotFoundException; Request ID: {services.ids.uuid()}; Proxy: null)",
         ) from exc
     request_id = services.ids.uuid()
+    abandoned = threading.Event()
     context = LambdaContext(
-        exc_name(name), request_id, services.region, services.account, services.clock.sleep_blocking
+        exc_name(name),
+        request_id,
+        services.region,
+        services.account,
+        lambda seconds: services.clock.sleep_blocking(seconds, abandoned),
     )
     try:
         if asyncio.iscoroutinefunction(fn):
@@ -148,8 +155,18 @@ async def invoke_function(interp: Interpreter, name: str, event: Any, compact_er
 
             # Time stands still while the function runs: a virtual clock must
             # not fire the Task's timeout just because the loop looks idle.
-            with clock.busy():
-                result = await loop.run_in_executor(services.executor, call)
+            with ExitStack() as busy:
+                busy.enter_context(clock.busy())
+                work = services.executor.submit(call)
+                try:
+                    result = await asyncio.wrap_future(work, loop=loop)
+                except asyncio.CancelledError:
+                    # A timeout stops the waiting, not the function: its sleeps
+                    # end at once, and time stands still until its thread returns.
+                    abandoned.set()
+                    held = busy.pop_all()
+                    work.add_done_callback(lambda _: held.close())
+                    raise
             if asyncio.iscoroutine(result):
                 result = await result
     except asyncio.CancelledError:

@@ -13,6 +13,7 @@ from legato import _json
 from legato.integrations.functions import FunctionRegistry, Handler
 from legato.runtime.clock import Clock, SystemClock
 from legato.runtime.execution import Execution, ExecutionInfo
+from legato.runtime.journal import public_event
 from legato.runtime.machine import compile_machine
 from legato.runtime.services import DEFAULT_ACCOUNT, DEFAULT_REGION, Services
 
@@ -39,7 +40,8 @@ class ExecutionResult:
         """The history events (``timestamp`` as an aware datetime)."""
         out = []
         for ev in self._events:
-            item = dict(ev)
+            item = public_event(ev)
+            item = dict(item) if item is ev else item
             item["timestamp"] = datetime.fromtimestamp(ev["timestamp"], tz=UTC)
             out.append(item)
         return out

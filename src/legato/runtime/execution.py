@@ -11,6 +11,7 @@ from legato import _json
 from legato.errors import StatesError
 from legato.runtime.journal import Journal, NullJournal
 from legato.runtime.machine import Machine
+from legato.runtime.replay import Replay
 from legato.runtime.services import Services
 
 PAYLOAD_LIMIT = 262144
@@ -55,12 +56,16 @@ class Execution:
         *,
         journal: Journal | None = None,
         recorded: list[dict[str, Any]] | None = None,
+        redrive: bool = False,
     ) -> None:
-        """``journal`` receives every event (durable executions); ``recorded`` holds the
-        events a previous run of this execution recorded, to be replayed, not re-run."""
+        """``journal`` receives every event (durable executions). ``recorded`` holds the
+        events an earlier run of this execution recorded: they are replayed, not re-run
+        (see :mod:`legato.runtime.replay`). With ``redrive``, the recorded run had
+        failed and this one reruns what failed or did not run."""
         self.machine = machine
         self.journal: Journal = journal or NullJournal()
-        self.recorded: list[dict[str, Any]] = list(recorded or ())
+        self.redrive = redrive
+        self._replay: Replay | None = Replay(recorded, redrive=redrive) if recorded else None
         self.info = info
         self.services = services
         self.input_text = "{}" if input_text is None else input_text
@@ -71,7 +76,9 @@ class Execution:
         self.output: Any = None
         self.error: str | None = None
         self.cause: str | None = None
-        self.history: list[dict[str, Any]] = []
+        self.history: list[dict[str, Any]] = list(recorded or ())
+        if self.history and isinstance(self.history[0].get("timestamp"), int | float):
+            self.start_time = float(self.history[0]["timestamp"])
         self._task: asyncio.Task[None] | None = None
         self._done: asyncio.Event | None = None
         self._stop_request: tuple[str | None, str | None] | None = None
@@ -80,8 +87,26 @@ class Execution:
 
     # -- events
 
-    def event(self, type_: str, previous: int, key: str | None = None, details: Any = None) -> int:
-        """Appends a history event and returns its id."""
+    def event(
+        self,
+        type_: str,
+        previous: int,
+        key: str | None = None,
+        details: Any = None,
+        *,
+        frame: str = "",
+        internal: dict[str, Any] | None = None,
+        fresh: bool = False,
+    ) -> int:
+        """Records a history event in ``frame`` and returns its id.
+
+        While the frame replays, the matching recorded event stands in for it,
+        unless ``fresh`` says the event is new by nature.
+        """
+        if self._replay is not None and not fresh:
+            recorded = self._replay.take(frame, type_)
+            if recorded is not None:
+                return int(recorded["id"])
         eid = len(self.history) + 1
         ev: dict[str, Any] = {
             "timestamp": self.services.clock.time(),
@@ -91,8 +116,30 @@ class Execution:
         }
         if key is not None:
             ev[key] = details if details is not None else {}
+        if frame:
+            ev["_f"] = frame
+        if internal:
+            ev.update(internal)
         self.history.append(ev)
+        self.journal.append(self.info.execution_arn, ev)
         return eid
+
+    def detached(self) -> Execution:
+        """An execution sharing this one's names and context but keeping its own,
+        unjournaled history: a Distributed Map child run."""
+        child = Execution(self.machine, self.info, self.input_text, self.services)
+        child.start_time = self.start_time
+        child.context_execution = self.context_execution
+        return child
+
+    def event_time(self, event_id: int) -> float:
+        """When the event with this id was recorded."""
+        return float(self.history[event_id - 1]["timestamp"])
+
+    @property
+    def replay(self) -> Replay | None:
+        """The recorded events still to be matched, when resuming or redriving."""
+        return self._replay
 
     @property
     def last_event_id(self) -> int:
@@ -114,6 +161,14 @@ class Execution:
             "executionStartedEventDetails",
             {"input": self.input_text, "inputDetails": {"truncated": False}, "roleArn": self.info.role_arn},
         )
+        if self.redrive:
+            self.event(
+                "ExecutionRedriven",
+                self.last_event_id,
+                "executionRedrivenEventDetails",
+                {"redriveCount": self.info.redrive_count},
+                fresh=True,
+            )
         try:
             try:
                 value = _json.loads(self.input_text)
@@ -133,7 +188,8 @@ class Execution:
             timeout = self.machine.graph.timeout_seconds
             body = interpreter.run_machine(value, started)
             if timeout is not None:
-                output = await _with_timeout(self, body, timeout)
+                remaining = timeout - (self.services.clock.time() - self.start_time)
+                output = await _with_timeout(self, body, max(0.0, remaining))
             else:
                 output = await body
             text = _json.dumps(output)

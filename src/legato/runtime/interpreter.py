@@ -50,12 +50,16 @@ _FAILED_EVENT = {"Map": "MapStateFailed", "Parallel": "ParallelStateFailed"}
 class Frame:
     """Where a path of states runs: its variables, its Map item, its last event."""
 
-    __slots__ = ("last", "map_item", "variables")
+    __slots__ = ("key", "last", "map_item", "variables")
 
-    def __init__(self, variables: Variables, last: int, map_item: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self, variables: Variables, last: int, map_item: dict[str, Any] | None = None, key: str = ""
+    ) -> None:
         self.variables = variables
         self.last = last
         self.map_item = map_item
+        # Names this path of states in the journal (see legato.runtime.replay).
+        self.key = key
 
 
 class Transition:
@@ -174,16 +178,22 @@ class Interpreter:
             frame.last,
             "stateEnteredEventDetails",
             {"name": state.name, "input": _json.dumps(raw_input), "inputDetails": {"truncated": False}},
+            frame=frame.key,
         )
         frame.last = entered_id
-        entered = self.clock.time()
+        entered = x.event_time(entered_id)
+        replay = x.replay
+        if replay is not None:
+            done = replay.completed_state(frame.key, f"{state.type}StateExited", state.name)
+            if done is not None:
+                return self._replayed(state, raw_input, frame, entered, done)
         try:
             t = await self._dispatch(state, raw_input, frame, entered, entered_id)
         except EvaluationError as exc:
             raise self._prefixed(state, entered_id, exc, frame) from None
         except asyncio.CancelledError:
             if state.type in _ABORTABLE:
-                frame.last = x.event(f"{state.type}StateAborted", frame.last)
+                frame.last = x.event(f"{state.type}StateAborted", frame.last, frame=frame.key)
             raise
         text = _json.dumps(t.output)
         if len(text) > PAYLOAD_LIMIT:
@@ -196,10 +206,33 @@ class Interpreter:
         if t.assigned is not None:
             details["assignedVariables"] = {k: _json.dumps(v) for k, v in t.assigned.items()}
             details["assignedVariablesDetails"] = {"truncated": False}
-        frame.last = x.event(f"{state.type}StateExited", frame.last, "stateExitedEventDetails", details)
+        frame.last = x.event(
+            f"{state.type}StateExited",
+            frame.last,
+            "stateExitedEventDetails",
+            details,
+            frame=frame.key,
+            internal={"_next": t.next},
+        )
         if t.assigned:
             frame.variables = {**frame.variables, **t.assigned}
         return t
+
+    def _replayed(
+        self, state: State, raw_input: Any, frame: Frame, entered: float, exited: dict[str, Any]
+    ) -> Transition:
+        """The transition of a state whose completion was recorded: nothing runs again."""
+        details = exited.get("stateExitedEventDetails") or {}
+        output = _json.loads(details.get("output", "null"))
+        assigned_text = details.get("assignedVariables")
+        assigned = None
+        if isinstance(assigned_text, dict):
+            assigned = {k: _json.loads(v) for k, v in assigned_text.items()}
+        nxt = exited.get("_next")
+        frame.last = int(exited["id"])
+        if assigned:
+            frame.variables = {**frame.variables, **assigned}
+        return Transition(nxt if isinstance(nxt, str) else None, output, assigned)
 
     def _prefixed(self, state: State, entered_id: int, exc: EvaluationError, frame: Frame) -> StatesError:
         cause = f"An error occurred while executing the state '{state.name}' (entered at the event id #{entered_id}). {exc.cause}"
@@ -207,7 +240,9 @@ class Interpreter:
             details: dict[str, Any] = {"cause": cause, "error": exc.name, "state": state.name}
             if exc.location:
                 details["location"] = exc.location
-            frame.last = self.x.event("EvaluationFailed", frame.last, "evaluationFailedEventDetails", details)
+            frame.last = self.x.event(
+                "EvaluationFailed", frame.last, "evaluationFailedEventDetails", details, frame=frame.key
+            )
         return StatesError(exc.name, cause)
 
     async def _dispatch(
@@ -381,14 +416,14 @@ class Interpreter:
         ctx = self.context(state, entered, frame, None)
         if state.jsonata:
             states = self._states(raw, ctx)
-            delay = wait_seconds(state, None, states, frame.variables, self.clock.time())
-            await self.clock.sleep(delay)
+            delay = wait_seconds(state, None, states, frame.variables, entered)
+            await self.clock.sleep(self._until(entered + delay))
             output, assigned = self._jsonata_finish(state, raw, raw, ctx, frame, has_result=False)
             return Transition(state.next, output, assigned)
         effective = _select(state.input_path, raw, Scope(raw, ctx, frame.variables))
         scope = Scope(effective, ctx, frame.variables)
-        delay = wait_seconds(state, scope, None, frame.variables, self.clock.time())
-        await self.clock.sleep(delay)
+        delay = wait_seconds(state, scope, None, frame.variables, entered)
+        await self.clock.sleep(self._until(entered + delay))
         assigned = self._assign(state.assign, frame, scope=scope)
         output = _select(state.output_path, effective, scope)
         return Transition(state.next, output, assigned)
@@ -439,15 +474,31 @@ class Interpreter:
                     delay = self._backoff(r, attempts[retrier_index])
                     attempts[retrier_index] += 1
                     retry_count += 1
-                    await self.clock.sleep(delay)
+                    await self.clock.sleep(self._still_to_wait(frame, delay))
                     continue
             failed_event = _FAILED_EVENT.get(state.type)
             if failed_event is not None:
-                frame.last = self.x.event(failed_event, self.x.last_event_id)
+                frame.last = self.x.event(failed_event, self.x.last_event_id, frame=frame.key)
             catcher = self._catcher(state.catch, err, isinstance(state, TaskState))
             if catcher is None:
                 raise err
             return self._caught(state, catcher, raw, err, ctx, frame)
+
+    def _until(self, deadline: float) -> float:
+        """Seconds from now to ``deadline`` (a Wait resumed after a restart waits only the rest)."""
+        return max(0.0, deadline - self.clock.time())
+
+    def _still_to_wait(self, frame: Frame, delay: float) -> float:
+        """What is left of a wait that may have begun before a restart."""
+        replay = self.x.replay
+        if replay is None:
+            return delay
+        if replay.active(frame.key):
+            return 0.0  # the wait ended before: what followed it was recorded
+        began = replay.last_time(frame.key)
+        if began is None:
+            return delay
+        return max(0.0, began + delay - self.clock.time())
 
     @staticmethod
     def _retrier(retry: tuple[Retrier, ...], err: StatesError, from_task: bool) -> int | None:

@@ -148,7 +148,9 @@ async def run_map(
         states,
         frame,
     )
-    started = x.event("MapStateStarted", frame.last, "mapStateStartedEventDetails", {"length": len(items)})
+    started = x.event(
+        "MapStateStarted", frame.last, "mapStateStartedEventDetails", {"length": len(items)}, frame=frame.key
+    )
     frame.last = started
     distributed = state.mode == "DISTRIBUTED"
     tolerated_pct = tolerated_count = None
@@ -200,13 +202,15 @@ async def run_map(
 
     async def iteration(index: int) -> None:
         value, item = item_input(index, items[index])
+        key = f"{frame.key}/{started}m{index}"
         it_started = x.event(
             "MapIterationStarted",
             x.last_event_id,
             "mapIterationStartedEventDetails",
             {"index": index, "name": state.name},
+            frame=key,
         )
-        sub = Frame(dict(outer_vars), it_started, {"Item": item})
+        sub = Frame(dict(outer_vars), it_started, {"Item": item}, key)
         try:
             results[index] = await interp.run_graph(state.processor, value, sub)
         except StatesError:
@@ -215,6 +219,7 @@ async def run_map(
                 sub.last,
                 "mapIterationFailedEventDetails",
                 {"index": index, "name": state.name},
+                frame=key,
             )
             raise
         except asyncio.CancelledError:
@@ -223,6 +228,7 @@ async def run_map(
                 sub.last,
                 "mapIterationAbortedEventDetails",
                 {"index": index, "name": state.name},
+                frame=key,
             )
             raise
         x.event(
@@ -230,10 +236,11 @@ async def run_map(
             sub.last,
             "mapIterationSucceededEventDetails",
             {"index": index, "name": state.name},
+            frame=key,
         )
 
     await _run_all(len(items), max_conc, iteration)
-    frame.last = x.event("MapStateSucceeded", x.last_event_id)
+    frame.last = x.event("MapStateSucceeded", x.last_event_id, frame=frame.key)
     return results
 
 
@@ -290,7 +297,9 @@ async def _run_distributed(
     map_run_arn = (
         f"arn:aws:states:{services.region}:{services.account}:mapRun:{sm_name}/{label}:{services.ids.uuid()}"
     )
-    frame.last = x.event("MapRunStarted", frame.last, "mapRunStartedEventDetails", {"mapRunArn": map_run_arn})
+    frame.last = x.event(
+        "MapRunStarted", frame.last, "mapRunStartedEventDetails", {"mapRunArn": map_run_arn}, frame=frame.key
+    )
     run_started = frame.last
     results: list[Any] = [None] * len(items)
     failures: list[StatesError] = []
@@ -324,10 +333,11 @@ async def _run_distributed(
                 run_started,
                 "mapRunFailedEventDetails",
                 {"error": err.name, "cause": err.cause},
+                frame=frame.key,
             )
             raise err
-    frame.last = x.event("MapRunSucceeded", run_started)
-    frame.last = x.event("MapStateSucceeded", frame.last)
+    frame.last = x.event("MapRunSucceeded", run_started, frame=frame.key)
+    frame.last = x.event("MapStateSucceeded", frame.last, frame=frame.key)
     frame.last = run_started
     return results
 
@@ -339,15 +349,6 @@ class _ShadowHistory:
         self.parent = parent
 
     async def run(self, interp: Interpreter, state: MapState, value: Any, frame: Frame) -> Any:
-        from legato.runtime.execution import Execution
         from legato.runtime.interpreter import Interpreter
 
-        child = Execution.__new__(Execution)
-        child.machine = self.parent.machine
-        child.info = self.parent.info
-        child.services = self.parent.services
-        child.history = []
-        child.context_execution = self.parent.context_execution
-        child.context_state_machine = self.parent.context_state_machine
-        sub = Interpreter(child)
-        return await sub.run_graph(state.processor, value, frame)
+        return await Interpreter(self.parent.detached()).run_graph(state.processor, value, frame)

@@ -19,13 +19,13 @@ async def run_parallel(
 
     x = interp.x
     branch_input = interp.effective_input(state, raw, ctx, frame)
-    started = x.event("ParallelStateStarted", frame.last)
+    started = x.event("ParallelStateStarted", frame.last, frame=frame.key)
     frame.last = started
 
     async def branch(i: int) -> Any:
         # A branch reads the variables of its enclosing scope as of state entry;
         # what it assigns stays inside the branch.
-        sub = Frame(dict(frame.variables), started, frame.map_item)
+        sub = Frame(dict(frame.variables), started, frame.map_item, f"{frame.key}/{started}b{i}")
         return await interp.run_graph(state.branches[i], branch_input, sub)
 
     tasks = [asyncio.ensure_future(branch(i)) for i in range(len(state.branches))]
@@ -45,5 +45,5 @@ async def run_parallel(
         for t in tasks:
             t.cancel()
         raise
-    frame.last = x.event("ParallelStateSucceeded", x.last_event_id)
+    frame.last = x.event("ParallelStateSucceeded", x.last_event_id, frame=frame.key)
     return [t.result() for t in tasks]

@@ -232,114 +232,121 @@ async def run_task(interp: Interpreter, state: TaskState, raw: Any, ctx: dict[st
     resource = parse_resource(state.resource)
 
     if resource.kind == "lambda-function":
-        details: dict[str, Any] = {
+        family = _LAMBDA_EVENTS
+        tags: dict[str, Any] = {}
+        scheduled: dict[str, Any] = {
             "input": _json.dumps(params),
             "inputDetails": {"truncated": False},
             "resource": state.resource,
         }
         if timeout is not None:
-            details["timeoutInSeconds"] = timeout
-        frame.last = x.event(
-            "LambdaFunctionScheduled", frame.last, "lambdaFunctionScheduledEventDetails", details
-        )
-        frame.last = x.event("LambdaFunctionStarted", frame.last)
-        try:
-            result = await _timed(interp, invoke_function(interp, state.resource, params, False), timeout)
-            text = _json.dumps(result)
-            if len(text) > PAYLOAD_LIMIT:
-                raise StatesError(
-                    "States.DataLimitExceeded",
-                    f"The state/task '{state.resource}' returned a result with a size exceeding the maximum "
-                    "number of bytes service limit.",
-                )
-        except _Timeout:
-            frame.last = x.event(
-                "LambdaFunctionTimedOut",
-                frame.last,
-                "lambdaFunctionTimedOutEventDetails",
-                {"error": "States.Timeout"},
-            )
-            raise StatesError("States.Timeout", "") from None
-        except StatesError as err:
-            d: dict[str, Any] = {"error": err.name}
-            if err.cause is not None:
-                d["cause"] = err.cause
-            frame.last = x.event("LambdaFunctionFailed", frame.last, "lambdaFunctionFailedEventDetails", d)
-            raise
-        frame.last = x.event(
-            "LambdaFunctionSucceeded",
-            frame.last,
-            "lambdaFunctionSucceededEventDetails",
-            {"output": text, "outputDetails": {"truncated": False}},
-        )
-        return result
-
-    if resource.kind == "service":
-        handler = _SERVICE_HANDLERS.get((resource.service, resource.action))
-        rtype, rname = resource.service, resource.event_resource
-        sched: dict[str, Any] = {
-            "parameters": _json.dumps(params),
-            "region": interp.services.region,
-            "resource": rname,
-            "resourceType": rtype,
-        }
+            scheduled["timeoutInSeconds"] = timeout
+        limit_name = state.resource
+        work: Callable[[], Awaitable[Any]] = lambda: invoke_function(interp, state.resource, params, False)  # noqa: E731
+    elif resource.kind == "service":
+        family = _TASK_EVENTS
+        tags = {"resource": resource.event_resource, "resourceType": resource.service}
+        scheduled = {"parameters": _json.dumps(params), "region": interp.services.region, **tags}
         if timeout is not None:
-            sched["timeoutInSeconds"] = timeout
+            scheduled["timeoutInSeconds"] = timeout
         if heartbeat is not None:
-            sched["heartbeatInSeconds"] = heartbeat
-        frame.last = x.event("TaskScheduled", frame.last, "taskScheduledEventDetails", sched)
+            scheduled["heartbeatInSeconds"] = heartbeat
+        limit_name = resource.service
+        handler = _SERVICE_HANDLERS.get((resource.service, resource.action))
         if handler is None:
+            frame.last = x.event("TaskScheduled", frame.last, family.scheduled[1], scheduled, frame=frame.key)
             unsupported = StatesError(
                 "States.Runtime",
                 f"The resource '{state.resource}' is not supported by this version of Legato.",
             )
-            frame.last = x.event(
-                "TaskFailed",
-                frame.last,
-                "taskFailedEventDetails",
-                {
-                    "error": unsupported.name,
-                    "cause": unsupported.cause,
-                    "resource": rname,
-                    "resourceType": rtype,
-                },
-            )
+            details = {"error": unsupported.name, "cause": unsupported.cause, **tags}
+            frame.last = x.event("TaskFailed", frame.last, family.failed[1], details, frame=frame.key)
             raise unsupported
-        frame.last = x.event(
-            "TaskStarted", frame.last, "taskStartedEventDetails", {"resource": rname, "resourceType": rtype}
+        work = lambda: handler(interp, params)  # noqa: E731
+    else:
+        raise EvaluationError(
+            "States.Runtime", f"The resource '{state.resource}' is not a valid Task resource."
         )
-        try:
-            result = await _timed(interp, handler(interp, params), timeout)
-            text = _json.dumps(result)
-            if len(text) > PAYLOAD_LIMIT:
-                raise StatesError(
-                    "States.DataLimitExceeded",
-                    f"The state/task '{resource.service}' returned a result with a size exceeding the maximum "
-                    "number of bytes service limit.",
-                )
-        except _Timeout:
-            frame.last = x.event(
-                "TaskTimedOut",
-                frame.last,
-                "taskTimedOutEventDetails",
-                {"error": "States.Timeout", "resource": rname, "resourceType": rtype},
-            )
-            raise StatesError("States.Timeout", "") from None
-        except StatesError as err:
-            d = {"error": err.name, "resource": rname, "resourceType": rtype}
-            if err.cause is not None:
-                d["cause"] = err.cause
-            frame.last = x.event("TaskFailed", frame.last, "taskFailedEventDetails", d)
-            raise
-        frame.last = x.event(
-            "TaskSucceeded",
-            frame.last,
-            "taskSucceededEventDetails",
-            {"output": text, "outputDetails": {"truncated": False}, "resource": rname, "resourceType": rtype},
-        )
-        return result
 
-    raise EvaluationError("States.Runtime", f"The resource '{state.resource}' is not a valid Task resource.")
+    frame.last = x.event(family.scheduled[0], frame.last, family.scheduled[1], scheduled, frame=frame.key)
+    started_key = family.started[1] if tags else None  # LambdaFunctionStarted has no details
+    frame.last = x.event(family.started[0], frame.last, started_key, tags or None, frame=frame.key)
+    found, recorded = _recorded_outcome(x, frame, family)
+    if found:
+        return recorded
+    # The events so far are durable before the resource is called.
+    await x.journal.flush()
+    try:
+        result = await _timed(interp, work(), timeout)
+        text = _json.dumps(result)
+        if len(text) > PAYLOAD_LIMIT:
+            raise StatesError(
+                "States.DataLimitExceeded",
+                f"The state/task '{limit_name}' returned a result with a size exceeding the maximum "
+                "number of bytes service limit.",
+            )
+    except _Timeout:
+        details = {"error": "States.Timeout", **tags}
+        frame.last = x.event(family.timed_out[0], frame.last, family.timed_out[1], details, frame=frame.key)
+        raise StatesError("States.Timeout", "") from None
+    except StatesError as err:
+        details = {"error": err.name, **tags}
+        if err.cause is not None:
+            details["cause"] = err.cause
+        frame.last = x.event(family.failed[0], frame.last, family.failed[1], details, frame=frame.key)
+        raise
+    details = {"output": text, "outputDetails": {"truncated": False}, **tags}
+    frame.last = x.event(family.succeeded[0], frame.last, family.succeeded[1], details, frame=frame.key)
+    return result
+
+
+@dataclass(frozen=True, slots=True)
+class _Events:
+    """The history event types (and their details keys) of one kind of Task resource."""
+
+    scheduled: tuple[str, str]
+    started: tuple[str, str]
+    succeeded: tuple[str, str]
+    failed: tuple[str, str]
+    timed_out: tuple[str, str]
+
+
+_LAMBDA_EVENTS = _Events(
+    ("LambdaFunctionScheduled", "lambdaFunctionScheduledEventDetails"),
+    ("LambdaFunctionStarted", "lambdaFunctionStartedEventDetails"),
+    ("LambdaFunctionSucceeded", "lambdaFunctionSucceededEventDetails"),
+    ("LambdaFunctionFailed", "lambdaFunctionFailedEventDetails"),
+    ("LambdaFunctionTimedOut", "lambdaFunctionTimedOutEventDetails"),
+)
+_TASK_EVENTS = _Events(
+    ("TaskScheduled", "taskScheduledEventDetails"),
+    ("TaskStarted", "taskStartedEventDetails"),
+    ("TaskSucceeded", "taskSucceededEventDetails"),
+    ("TaskFailed", "taskFailedEventDetails"),
+    ("TaskTimedOut", "taskTimedOutEventDetails"),
+)
+
+
+def _recorded_outcome(x: Any, frame: Frame, family: _Events) -> tuple[bool, Any]:
+    """The result an earlier run recorded for this call, if any: the call is not made again.
+
+    Returns ``(True, result)``, raises the recorded failure, or returns
+    ``(False, None)`` when nothing was recorded (an interrupted call runs again:
+    at least once).
+    """
+    replay = x.replay
+    if replay is None:
+        return False, None
+    ev = replay.take_any(frame.key, (family.succeeded[0], family.failed[0], family.timed_out[0]))
+    if ev is None:
+        return False, None
+    frame.last = int(ev["id"])
+    if ev["type"] == family.succeeded[0]:
+        return True, _json.loads(ev[family.succeeded[1]]["output"])
+    if ev["type"] == family.timed_out[0]:
+        raise StatesError("States.Timeout", "")
+    details = ev.get(family.failed[1]) or {}
+    raise StatesError(details.get("error", ""), details.get("cause"))
 
 
 class _Timeout(Exception):

@@ -30,10 +30,20 @@ class ExecutionInfo:
     redrive_count: int = 0
 
 
+_ISO_SECOND: tuple[int, str] = (-1, "")
+
+
 def iso_time(seconds: float) -> str:
     """The context object's time format: ``2024-01-02T03:04:05.678Z``."""
-    dt = datetime.fromtimestamp(seconds, tz=UTC)
-    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
+    global _ISO_SECOND
+    whole = int(seconds)
+    cached = _ISO_SECOND  # one read: the pair is swapped whole, so threads see it consistent
+    if cached[0] != whole:
+        # Every state formats its entry time; the part up to the second changes rarely.
+        cached = (whole, datetime.fromtimestamp(whole, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S."))
+        _ISO_SECOND = cached
+    millis = min(999, int((seconds - whole) * 1000))
+    return f"{cached[1]}{millis:03d}Z"
 
 
 class ExecutionTimedOut(Exception):

@@ -22,6 +22,7 @@ from legato.integrations.functions import FunctionRegistry, function
 from legato.runtime.clock import SystemClock, VirtualClock
 
 if TYPE_CHECKING:
+    from legato.client import client
     from legato.engine import Engine
 
 __all__ = [
@@ -37,6 +38,7 @@ __all__ = [
     "StatesError",
     "SystemClock",
     "VirtualClock",
+    "client",
     "function",
     "run",
 ]
@@ -48,4 +50,9 @@ def __getattr__(name: str) -> Any:
         from legato.engine import Engine
 
         return Engine
+    if name == "client":  # boto3 is imported only by those who ask for a client
+        from legato.client import client
+
+        globals()["client"] = client  # the import just bound the name to the module
+        return client
     raise AttributeError(f"module 'legato' has no attribute {name!r}")

@@ -11,9 +11,8 @@ Choices where AWS leaves room (a local engine has no IAM):
 
 - ``roleArn`` is optional on CreateStateMachine; it defaults to
   ``arn:aws:iam::ACCOUNT:role/LegatoExecutionRole``.
-- State machine versions and aliases are not supported yet: a qualified ARN is
-  reported as ``StateMachineDoesNotExist``, and ``publish`` as a
-  ``ValidationException``.
+- Versions, aliases and RedriveExecution live in :mod:`legato._engine_versions`
+  (a mixin of :class:`Engine`) and the modules it names.
 """
 
 from __future__ import annotations
@@ -27,11 +26,14 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from legato import _apirequest as rq
+from legato import _durable, _versions, arns
 from legato import _engine_helpers as _h
-from legato import arns
+from legato._activities import ActivityTaskOperations, task_tokens
+from legato._engine_versions import VersioningOperations
 from legato.errors import ApiError, DefinitionError, Diagnostic
 from legato.integrations.functions import FunctionRegistry, Handler
 from legato.runtime.clock import Clock, IdProvider, RandomIds, SystemClock
+from legato.runtime.journal import public_event
 from legato.store.memory import MemoryStore
 from legato.store.records import ActivityRecord, ExecutionRecord, StateMachineRecord, Store
 
@@ -71,6 +73,19 @@ OPERATIONS: dict[str, str] = {
     "TagResource": "tag_resource",
     "UntagResource": "untag_resource",
     "ListTagsForResource": "list_tags_for_resource",
+    "PublishStateMachineVersion": "publish_state_machine_version",
+    "ListStateMachineVersions": "list_state_machine_versions",
+    "DeleteStateMachineVersion": "delete_state_machine_version",
+    "CreateStateMachineAlias": "create_state_machine_alias",
+    "DescribeStateMachineAlias": "describe_state_machine_alias",
+    "ListStateMachineAliases": "list_state_machine_aliases",
+    "UpdateStateMachineAlias": "update_state_machine_alias",
+    "DeleteStateMachineAlias": "delete_state_machine_alias",
+    "RedriveExecution": "redrive_execution",
+    "GetActivityTask": "get_activity_task",
+    "SendTaskSuccess": "send_task_success",
+    "SendTaskFailure": "send_task_failure",
+    "SendTaskHeartbeat": "send_task_heartbeat",
 }
 """API operation name -> Engine method name."""
 
@@ -111,7 +126,7 @@ def _diagnostics(definition: str, type_: str) -> list[Diagnostic]:
     return validate(doc, state_machine_type=type_)
 
 
-class Engine:
+class Engine(VersioningOperations, ActivityTaskOperations):
     """Runs state machines and answers the Step Functions API operations.
 
     ``clock`` and ``ids`` are injected into every execution (a
@@ -138,6 +153,8 @@ class Engine:
         self.store: Store = store or MemoryStore()
         self._services: Services | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        self.journal = _durable.EngineJournal(self.store, self.clock)
+        """The journal of Standard executions (the store's, closed at shutdown)."""
 
     # -- plumbing
 
@@ -153,6 +170,7 @@ class Engine:
                 functions=self.functions,
                 region=self.region,
                 account=self.account,
+                callbacks=task_tokens(self),
             )
         return self._services
 
@@ -166,6 +184,7 @@ class Engine:
 
     async def aclose(self) -> None:
         """Cancels the executions still running (the in-memory store loses them anyway)."""
+        self.journal.close()  # an execution cut short stays RUNNING in a durable store
         tasks = [t for t in self._tasks if not t.done()]
         for task in tasks:
             task.cancel()
@@ -230,7 +249,7 @@ class Engine:
         logging_cfg = _h.logging_configuration(req)
         tracing_cfg = _h.tracing_configuration(req)
         encryption_cfg = _h.encryption_configuration(req)
-        _h.check_publish(req)
+        publish, version_description = _versions.publish_options(req)
         tags = _h.tags(req)
         self._compile(definition, type_)
         arn = arns.state_machine_arn(self.region, self.account, name)
@@ -245,7 +264,8 @@ class Engine:
             )
             if not same:
                 raise ApiError("StateMachineAlreadyExists", f"State Machine Already Exists: '{arn}'")
-            return {"stateMachineArn": arn, "creationDate": existing.creation_date}
+            published = await self._published(existing, publish, version_description)
+            return {"stateMachineArn": arn, "creationDate": existing.creation_date, **published}
         record = StateMachineRecord(
             arn=arn,
             name=name,
@@ -261,7 +281,8 @@ class Engine:
         await self.store.put_state_machine(record)
         if tags:
             await self.store.set_tags(arn, tags)
-        return {"stateMachineArn": arn, "creationDate": record.creation_date}
+        published = await self._published(record, publish, version_description)
+        return {"stateMachineArn": arn, "creationDate": record.creation_date, **published}
 
     def _role_arn(self, req: Request) -> str:
         role = rq.get_str(req, "roleArn", min_len=1, max_len=256)
@@ -272,9 +293,12 @@ class Engine:
         return role
 
     async def describe_state_machine(self, request: Request | None = None, /, **fields: Any) -> Response:
-        """DescribeStateMachine."""
+        """DescribeStateMachine (of a state machine or of one of its versions)."""
         req = _merge(request, fields)
-        record = await self._state_machine(rq.need_str(req, "stateMachineArn"))
+        sm_arn = rq.need_str(req, "stateMachineArn")
+        if _versions.split_qualified(sm_arn)[2] is not None:
+            return await _versions.describe_version(self, sm_arn)
+        record = await self._state_machine(sm_arn)
         return {
             "stateMachineArn": record.arn,
             "name": record.name,
@@ -346,7 +370,8 @@ class Engine:
         encryption_cfg = (
             _h.encryption_configuration(req) if req.get("encryptionConfiguration") is not None else None
         )
-        _h.check_publish(req)
+        publish, version_description = _versions.publish_options(req)
+        before = _versions.revision_content(record)
         if definition is not None:
             self._compile(definition, record.type)
             record.definition = definition
@@ -359,9 +384,11 @@ class Engine:
         if encryption_cfg is not None:
             record.encryption_configuration = encryption_cfg
         record.update_date = self._now()
-        record.revision_id = self.ids.uuid()
+        if _versions.revision_content(record) != before:  # an unchanged machine keeps its revision
+            record.revision_id = self.ids.uuid()
         await self.store.put_state_machine(record)
-        return {"updateDate": record.update_date, "revisionId": record.revision_id}
+        published = await self._published(record, publish, version_description)
+        return {"updateDate": record.update_date, "revisionId": record.revision_id, **published}
 
     async def delete_state_machine(self, request: Request | None = None, /, **fields: Any) -> Response:
         """DeleteStateMachine. Deleting a machine that does not exist succeeds, as on AWS;
@@ -370,6 +397,7 @@ class Engine:
         arn = rq.need_str(req, "stateMachineArn")
         self._sm_arn(arn)
         await self.store.delete_state_machine(arn)
+        await _versions.forget_machine(self, arn)
         return {}
 
     # -- executions
@@ -413,7 +441,8 @@ class Engine:
 
     async def _start(self, req: Request, *, sync: bool) -> ExecutionRecord:
         sm_arn = rq.need_str(req, "stateMachineArn")
-        sm = await self._state_machine(sm_arn)
+        target = await _versions.resolve(self, sm_arn, pick=True)
+        sm = target.runs()
         if sync and sm.type != "EXPRESS":
             raise _not_supported()
         input_text = rq.get_str(req, "input", max_len=_h.INPUT_LIMIT, sensitive=True)
@@ -444,7 +473,8 @@ class Engine:
             role_arn=sm.role_arn,
             type=sm.type,
         )
-        ex = Execution(machine, info, input_text, self.services)
+        ex = Execution(machine, info, input_text, self.services, journal=None if express else self.journal)
+        ex.context_state_machine["Id"] = target.arn
         record = ExecutionRecord(
             arn=arn,
             name=name,
@@ -462,6 +492,8 @@ class Engine:
             encryption_configuration=dict(sm.encryption_configuration),
             trace_header=trace_header,
             runtime=ex,
+            state_machine_version_arn=target.version_arn,
+            state_machine_alias_arn=target.alias_arn,
         )
         await self.store.put_execution(record)
         task = asyncio.create_task(self._drive(record, ex), name=f"legato-execution:{arn}")
@@ -489,8 +521,12 @@ class Engine:
                 )
                 ex._finish("FAILED")
         finally:
-            _h.absorb(record)
-            await self.store.put_execution(record)
+            await _durable.finish(self, record)
+
+    async def recover(self) -> int:
+        """Resumes the Standard executions a durable store holds as RUNNING (at startup);
+        returns how many."""
+        return await _durable.recover(self)
 
     async def wait_for_execution(self, execution_arn: str, timeout: float | None = None) -> Response:
         """Waits until an execution ends and returns its DescribeExecution (not an AWS operation)."""
@@ -498,7 +534,7 @@ class Engine:
         if record.runtime is not None:
             await asyncio.wait_for(record.runtime.wait(), timeout)
         _h.absorb(record)
-        return _h.describe(record)
+        return await self._execution_fields(_h.describe(record), record)
 
     async def stop_execution(self, request: Request | None = None, /, **fields: Any) -> Response:
         """StopExecution: aborts a running execution with an optional error and cause."""
@@ -520,37 +556,7 @@ class Engine:
         """DescribeExecution (Standard executions; Express ones have no record on AWS either)."""
         req = _merge(request, fields)
         record = await self._execution(rq.need_str(req, "executionArn"))
-        return _h.describe(record)
-
-    async def list_executions(self, request: Request | None = None, /, **fields: Any) -> Response:
-        """ListExecutions of a Standard machine, newest first, optionally filtered by status."""
-        req = _merge(request, fields)
-        sm = await self._state_machine(rq.need_str(req, "stateMachineArn"))
-        if sm.type == "EXPRESS":
-            raise _not_supported()
-        status = rq.get_enum(req, "statusFilter", _STATUSES, None)
-        records = await self.store.list_executions(sm.arn)
-        for r in records:
-            _h.absorb(r)
-        chosen = [r for r in reversed(records) if status is None or r.status == status]
-        page, token = rq.paginate(req, chosen, f"executions:{sm.arn}:{status}")
-        items = []
-        for r in page:
-            item: Response = {
-                "executionArn": r.arn,
-                "stateMachineArn": r.state_machine_arn,
-                "name": r.name,
-                "status": r.status,
-                "startDate": r.start_date,
-            }
-            if r.stop_date is not None:
-                item["stopDate"] = r.stop_date
-            item["redriveCount"] = 0
-            items.append(item)
-        out: Response = {"executions": items}
-        if token:
-            out["nextToken"] = token
-        return out
+        return await self._execution_fields(_h.describe(record), record)
 
     async def get_execution_history(self, request: Request | None = None, /, **fields: Any) -> Response:
         """GetExecutionHistory, paginated, optionally reversed or without payloads."""
@@ -558,8 +564,10 @@ class Engine:
         record = await self._execution(rq.need_str(req, "executionArn"))
         reverse = rq.get_bool(req, "reverseOrder", False)
         include_data = rq.get_bool(req, "includeExecutionData", True)
-        events = list(reversed(record.history)) if reverse else list(record.history)
+        history = await _durable.history(self, record)
+        events = list(reversed(history)) if reverse else list(history)
         page, token = rq.paginate(req, events, f"history:{record.arn}:{reverse}")
+        page = [public_event(ev) for ev in page]
         if not include_data:
             page = [_h.without_data(ev) for ev in page]
         out: Response = {"events": page}

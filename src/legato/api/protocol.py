@@ -10,6 +10,7 @@ exceptions, into the top-level ``message``).
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from legato import _json
@@ -18,6 +19,8 @@ from legato.errors import ApiError
 CONTENT_TYPE = "application/x-amz-json-1.0"
 TARGET_HEADER = "X-Amz-Target"
 TARGET_PREFIX = "AWSStepFunctions."
+
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 
 
 def operation_of(target: str | None) -> str:
@@ -42,7 +45,30 @@ def decode_request(body: bytes) -> dict[str, Any]:
         raise ApiError("SerializationException", "The request body is not valid JSON") from None
     if not isinstance(value, dict):
         raise ApiError("SerializationException", "The request body must be a JSON object")
+    if _SURROGATE_ESCAPE.search(body) and _has_lone_surrogate(value):
+        # A string that is not Unicode could be neither stored nor sent back as UTF-8.
+        raise ApiError(
+            "SerializationException",
+            "The request body contains an unpaired UTF-16 surrogate escape (\\uD800-\\uDFFF)",
+        )
     return value
+
+
+def _has_lone_surrogate(value: Any) -> bool:
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
 
 
 def encode_response(value: Any) -> bytes:

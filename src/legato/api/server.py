@@ -4,6 +4,9 @@ The server is a thin adapter: it decodes the request, calls
 :meth:`legato.engine.Engine.call` and encodes the result or the
 :class:`~legato.errors.ApiError`. Anything else that goes wrong is logged and
 answered with an ``InternalFailure`` (HTTP 500), never with a traceback.
+
+With a :class:`~legato.api.auth.SigV4Verifier`, every request must carry a valid
+AWS Signature Version 4 made with one of its keys (see :mod:`legato.api.auth`).
 """
 
 from __future__ import annotations
@@ -15,8 +18,10 @@ import uuid
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 
 from legato.api import protocol
+from legato.api.auth import SigV4Verifier
 from legato.engine import Engine
 from legato.errors import ApiError
 
@@ -45,12 +50,24 @@ def _error(error: ApiError) -> web.Response:
     return _reply(error.status, protocol.encode_error(error))
 
 
+async def _body(request: web.Request) -> bytes:
+    """The request body; one over ``MAX_BODY`` is a ``RequestEntityTooLargeException`` (HTTP 413)."""
+    try:
+        return await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        raise ApiError(
+            "RequestEntityTooLargeException",
+            f"The request body is larger than the limit of {MAX_BODY} bytes",
+            status=413,
+        ) from None
+
+
 async def _api(request: web.Request) -> web.Response:
     engine = request.app[ENGINE_KEY]
     operation = ""
     try:
         operation = protocol.operation_of(request.headers.get(protocol.TARGET_HEADER))
-        body = await request.read()
+        body = await _body(request)
         payload = protocol.decode_request(body)
         result = await engine.call(operation, payload)
         return _reply(200, protocol.encode_response(result))
@@ -71,9 +88,32 @@ async def _index(request: web.Request) -> web.Response:
     return web.Response(text=_PLACEHOLDER, content_type="text/plain")
 
 
-def make_app(engine: Engine) -> web.Application:
-    """The aiohttp application serving ``engine``."""
-    app = web.Application(client_max_size=MAX_BODY)
+def _signature_middleware(verifier: SigV4Verifier) -> Middleware:
+    @web.middleware
+    async def check_signature(
+        request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    ) -> web.StreamResponse:
+        try:
+            body = await _body(request)  # cached: the handler reads it again for free
+            verifier.verify(
+                request.method,
+                request.rel_url.raw_path,
+                request.rel_url.raw_query_string,
+                request.headers.items(),
+                body,
+            )
+        except ApiError as exc:
+            log.info("refused %s %s: %s", request.method, request.rel_url.raw_path, exc.type)
+            return _error(exc)
+        return await handler(request)
+
+    return check_signature
+
+
+def make_app(engine: Engine, *, verifier: SigV4Verifier | None = None) -> web.Application:
+    """The aiohttp application serving ``engine``; with ``verifier``, only to signed requests."""
+    middlewares: list[Middleware] = [] if verifier is None else [_signature_middleware(verifier)]
+    app = web.Application(client_max_size=MAX_BODY, middlewares=middlewares)
     app[ENGINE_KEY] = engine
     app.router.add_post("/", _api)
     app.router.add_get("/", _index)
@@ -91,9 +131,13 @@ async def serve(
     port: int = 8083,
     *,
     ready: Callable[[str], Awaitable[None] | None] | None = None,
+    verifier: SigV4Verifier | None = None,
 ) -> None:
-    """Serves ``engine`` until SIGINT or SIGTERM; ``ready(url)`` is called once listening."""
-    app = make_app(engine)
+    """Serves ``engine`` until SIGINT or SIGTERM; ``ready(url)`` is called once listening.
+
+    With ``verifier``, every request must be signed with one of its keys.
+    """
+    app = make_app(engine, verifier=verifier)
     runner = web.AppRunner(app, access_log=None, handle_signals=False)
     await runner.setup()
     stop = asyncio.Event()

@@ -47,18 +47,34 @@ def load_document(source: str | bytes | Mapping[str, Any], *, filename: str | No
         return json.loads(text)
     except json.JSONDecodeError as exc:
         json_error = exc
+    except RecursionError:
+        raise DefinitionError([_too_deep()]) from None
     try:
         doc = yaml.safe_load(text)
     except yaml.YAMLError:
         doc = None
+    except RecursionError:
+        raise DefinitionError([_too_deep()]) from None
     if isinstance(doc, dict):
         return doc
     raise DefinitionError([_json_diagnostic(text, json_error)])
 
 
+def _too_deep() -> Diagnostic:
+    # Jackson's StreamReadConstraints wording; Python's parser stops near depth 1,000 too.
+    location = "[Source: (String); line: 1, column: 1]"
+    return Diagnostic(
+        "INVALID_JSON_DESCRIPTION",
+        f"Document nesting depth exceeds the maximum allowed (1000)\n at {location}",
+        location,
+    )
+
+
 def _load_yaml(text: str) -> Any:
     try:
         return yaml.safe_load(text)
+    except RecursionError:
+        raise DefinitionError([_too_deep()]) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = (

@@ -46,10 +46,23 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8083)
     serve.add_argument("--data-dir", help="where Legato keeps its data (created if missing)")
+    serve.add_argument(
+        "--sync",
+        choices=("normal", "full"),
+        default="normal",
+        help="with --data-dir, SQLite's synchronous setting: full survives a power cut without "
+        "losing the last commits (default: normal)",
+    )
     serve.add_argument("--functions", help="a Python file registering Lambda functions")
     serve.add_argument("--clock", choices=("system", "virtual"), default="system", help="default: system")
     serve.add_argument("--region", default="us-east-1")
     serve.add_argument("--account", default="123456789012")
+    serve.add_argument(
+        "--credentials",
+        metavar="FILE",
+        help="require SigV4-signed requests made with these access keys (JSON or INI; see docs/api.md); "
+        "needed to listen on any address but loopback",
+    )
 
     demo = sub.add_parser("demo", help="run the bundled example workflow")
     demo.add_argument("--trace", action="store_true", help="print each state entered and left")

@@ -1,4 +1,4 @@
-"""``legato serve``: the HTTP API on a loopback address."""
+"""``legato serve``: the HTTP API, on a loopback address unless requests must be signed."""
 
 from __future__ import annotations
 
@@ -25,14 +25,24 @@ def is_loopback(host: str) -> bool:
 
 def serve_command(args: argparse.Namespace) -> int:
     """Serves until SIGINT or SIGTERM."""
+    from legato.api.auth import CredentialsError, SigV4Verifier, load_credentials
     from legato.api.server import serve
     from legato.engine import Engine
 
-    if not is_loopback(args.host):
+    credentials_file = getattr(args, "credentials", None)
+    if credentials_file is None and not is_loopback(args.host):
         raise UsageError(
-            f"refusing to listen on {args.host}: serving beyond this machine needs credentials "
-            "(SigV4 with configured keys), which Legato does not support yet; use 127.0.0.1"
+            f"refusing to listen on {args.host}: serving beyond this machine needs credentials, since "
+            "anyone who can reach it could run workflows; pass --credentials FILE (requests must then "
+            "be SigV4-signed with those keys) or listen on 127.0.0.1"
         )
+    verifier = None
+    if credentials_file is not None:
+        try:
+            keys = load_credentials(credentials_file)
+        except CredentialsError as exc:
+            raise UsageError(str(exc)) from None
+        verifier = SigV4Verifier(keys, region=args.region)
     if not 0 <= args.port <= 65535:
         raise UsageError(f"--port must be between 0 and 65535, not {args.port}")
     if args.data_dir is not None:
@@ -42,14 +52,30 @@ def serve_command(args: argparse.Namespace) -> int:
             raise UsageError(f"cannot create --data-dir {args.data_dir}: {exc}") from None
     functions = load_functions(args.functions)
     clock: Clock = VirtualClock() if args.clock == "virtual" else SystemClock()
-    engine = Engine(clock=clock, functions=functions, region=args.region, account=args.account)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    store = None
+    if args.data_dir is not None:
+        from legato.store.sqlite import SqliteStore
+
+        store = SqliteStore(args.data_dir, synchronous=getattr(args, "sync", None) or "normal")
+    engine = Engine(clock=clock, functions=functions, region=args.region, account=args.account, store=store)
 
     def ready(url: str) -> None:
-        print(f"Legato listening on {url} (clock: {args.clock})", file=sys.stderr, flush=True)
+        auth = "" if verifier is None else f", SigV4 with {len(verifier.credentials)} access key(s)"
+        print(f"Legato listening on {url} (clock: {args.clock}{auth})", file=sys.stderr, flush=True)
+
+    async def main() -> None:
+        try:
+            resumed = await engine.recover()  # executions a previous process left running
+            if resumed:
+                logging.getLogger("legato.engine").info("resumed %d running executions", resumed)
+            await serve(engine, args.host, args.port, ready=ready, verifier=verifier)
+        finally:
+            await engine.aclose()
+            await engine.store.aclose()
 
     try:
-        asyncio.run(serve(engine, args.host, args.port, ready=ready))
+        asyncio.run(main())
     except OSError as exc:
         raise UsageError(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}") from None
     return 0

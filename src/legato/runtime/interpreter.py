@@ -34,6 +34,7 @@ from legato.expr.jsonata import JsonataTemplate
 from legato.expr.paths import Path, PathNotFound, VariableNotFound
 from legato.expr.scope import Scope
 from legato.expr.template import Template
+from legato.runtime.callbacks import TaskFailure
 from legato.runtime.execution import PAYLOAD_LIMIT, Execution, iso_time
 
 Variables = dict[str, Any]
@@ -75,6 +76,8 @@ class Transition:
 
 def error_output(err: StatesError) -> dict[str, Any]:
     """The ``{"Error", "Cause"}`` object a Catch passes on."""
+    if isinstance(err, TaskFailure):
+        return dict(err.error_output())
     out: dict[str, Any] = {"Error": err.name}
     if err.cause is not None:
         out["Cause"] = err.cause

@@ -31,15 +31,20 @@ class Replay:
     def __init__(self, recorded: list[dict[str, Any]], *, redrive: bool) -> None:
         frames: dict[str, list[dict[str, Any]]] = {}
         for ev in recorded:
-            if ev.get("type") in _TERMINAL or ev.get("type") == "ExecutionRedriven":
+            kind = ev.get("type")
+            if kind == "ExecutionRedriven":
+                # What an earlier run recorded before it was redriven counts
+                # only up to each path's last completed state.
+                _cut(frames)
+                continue
+            if kind in _TERMINAL:
                 continue
             frames.setdefault(frame_of(ev), []).append(ev)
         if redrive:
             # A redriven execution reruns what failed or did not run: each path
             # of states replays up to its last completed state, and the state
             # that was running when the execution failed is entered anew.
-            for key, events in frames.items():
-                frames[key] = _through_last_exit(events, keep_start=key == "")
+            _cut(frames)
         self._frames = frames
         self._cursor: dict[str, int] = {}
 
@@ -50,6 +55,11 @@ class Replay:
         """True while ``frame`` still has recorded events to match."""
         events, at = self._pending(frame)
         return at < len(events)
+
+    def peek(self, frame: str) -> dict[str, Any] | None:
+        """The next recorded event of ``frame``, not consumed (None when there is none)."""
+        events, at = self._pending(frame)
+        return events[at] if at < len(events) else None
 
     def take(self, frame: str, type_: str) -> dict[str, Any] | None:
         """The next recorded event of ``frame`` if it is of ``type_`` (consumed), else None.
@@ -102,6 +112,11 @@ class Replay:
 def _name(ev: dict[str, Any]) -> str | None:
     details = ev.get("stateExitedEventDetails")
     return details.get("name") if isinstance(details, dict) else None
+
+
+def _cut(frames: dict[str, list[dict[str, Any]]]) -> None:
+    for key, events in frames.items():
+        frames[key] = _through_last_exit(events, keep_start=key == "")
 
 
 def _through_last_exit(events: list[dict[str, Any]], *, keep_start: bool) -> list[dict[str, Any]]:

@@ -6,6 +6,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from legato.integrations.functions import FunctionRegistry
+from legato.runtime.callbacks import TaskTokens
 from legato.runtime.clock import Clock, IdProvider, RandomIds, SystemClock
 
 DEFAULT_ACCOUNT = "123456789012"
@@ -18,7 +19,7 @@ def _pool() -> ThreadPoolExecutor:
 
 @dataclass(slots=True)
 class Services:
-    """Clock, ids, Task resources and where synchronous user code runs."""
+    """Clock, ids, Task resources, where synchronous user code runs, and task tokens."""
 
     clock: Clock = field(default_factory=SystemClock)
     ids: IdProvider = field(default_factory=RandomIds)
@@ -26,3 +27,5 @@ class Services:
     region: str = DEFAULT_REGION
     account: str = DEFAULT_ACCOUNT
     executor: ThreadPoolExecutor = field(default_factory=_pool)
+    callbacks: TaskTokens = field(default_factory=TaskTokens)
+    """Task tokens: activity tasks and ``.waitForTaskToken`` Tasks waiting for an answer."""

@@ -58,6 +58,8 @@ def parse_resource(arn: str) -> Resource:
         rest = ":".join(parts[6:])
         action, _, pattern = rest.partition(".")
         return Resource(arn, "service", service, action, pattern)
+    if len(parts) == 7 and parts[2] == "states" and parts[5] == "activity":
+        return Resource(arn, "activity")
     return Resource(arn, "unknown")
 
 
@@ -228,8 +230,18 @@ async def run_task(interp: Interpreter, state: TaskState, raw: Any, ctx: dict[st
     heartbeat = _seconds(
         interp, state.heartbeat_seconds, state.heartbeat_seconds_path, "HeartbeatSeconds", raw, ctx, frame
     )
-    params = interp.effective_input(state, raw, ctx, frame)
     resource = parse_resource(state.resource)
+    token: str | None = None
+    if resource.kind == "service" and resource.pattern == "waitForTaskToken":
+        from legato.runtime.callback_tasks import next_token
+
+        token = next_token(interp, frame)
+        ctx = {**ctx, "Task": {"Token": token}}
+    params = interp.effective_input(state, raw, ctx, frame)
+    if resource.kind == "activity":
+        from legato.runtime.callback_tasks import run_activity
+
+        return await run_activity(interp, state.resource, params, frame, timeout, heartbeat)
 
     if resource.kind == "lambda-function":
         family = _LAMBDA_EVENTS
@@ -263,6 +275,10 @@ async def run_task(interp: Interpreter, state: TaskState, raw: Any, ctx: dict[st
             frame.last = x.event("TaskFailed", frame.last, family.failed[1], details, frame=frame.key)
             raise unsupported
         work = lambda: handler(interp, params)  # noqa: E731
+        if token is not None:
+            from legato.runtime.callback_tasks import run_callback
+
+            return await run_callback(interp, work, token, scheduled, tags, frame, timeout, heartbeat)
     else:
         raise EvaluationError(
             "States.Runtime", f"The resource '{state.resource}' is not a valid Task resource."

@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from legato.store.records import ActivityRecord, ExecutionRecord, StateMachineRecord
+from typing import Any
+
+from legato.store.records import (
+    ActivityRecord,
+    ExecutionRecord,
+    StateMachineAliasRecord,
+    StateMachineRecord,
+    StateMachineVersionRecord,
+)
 
 
 class MemoryStore:
@@ -14,6 +22,9 @@ class MemoryStore:
         self._by_machine: dict[str, dict[str, ExecutionRecord]] = {}
         self._activities: dict[str, ActivityRecord] = {}
         self._tags: dict[str, dict[str, str]] = {}
+        self._versions: dict[str, StateMachineVersionRecord] = {}
+        self._aliases: dict[str, StateMachineAliasRecord] = {}
+        self._events: dict[str, dict[int, dict[str, Any]]] = {}
 
     async def put_state_machine(self, record: StateMachineRecord) -> None:
         """Inserts or replaces a state machine."""
@@ -72,3 +83,56 @@ class MemoryStore:
             self._tags[arn] = dict(tags)
         else:
             self._tags.pop(arn, None)
+
+    def append(self, execution_arn: str, event: dict[str, Any]) -> None:
+        """Keeps one history event (a later event with the same id replaces it)."""
+        self._events.setdefault(execution_arn, {})[event["id"]] = event
+
+    async def flush(self) -> None:
+        """Nothing to wait for: memory is as durable as this store gets."""
+        return None
+
+    async def events(self, execution_arn: str) -> list[dict[str, Any]]:
+        """The events appended for an execution, by id."""
+        kept = self._events.get(execution_arn, {})
+        return [kept[i] for i in sorted(kept)]
+
+    async def running_executions(self) -> list[ExecutionRecord]:
+        """Every execution whose status is ``RUNNING``."""
+        return [r for r in self._executions.values() if r.status == "RUNNING"]
+
+    async def aclose(self) -> None:
+        """Nothing to release."""
+        return None
+
+    async def put_version(self, record: StateMachineVersionRecord) -> None:
+        """Inserts a state machine version."""
+        self._versions[record.arn] = record
+
+    async def get_version(self, arn: str) -> StateMachineVersionRecord | None:
+        """The version with this ARN, or ``None``."""
+        return self._versions.get(arn)
+
+    async def list_versions(self, state_machine_arn: str) -> list[StateMachineVersionRecord]:
+        """The versions of one state machine, oldest first."""
+        return [v for v in self._versions.values() if v.state_machine_arn == state_machine_arn]
+
+    async def delete_version(self, arn: str) -> None:
+        """Removes a version (nothing happens when it does not exist)."""
+        self._versions.pop(arn, None)
+
+    async def put_alias(self, record: StateMachineAliasRecord) -> None:
+        """Inserts or replaces an alias."""
+        self._aliases[record.arn] = record
+
+    async def get_alias(self, arn: str) -> StateMachineAliasRecord | None:
+        """The alias with this ARN, or ``None``."""
+        return self._aliases.get(arn)
+
+    async def list_aliases(self, state_machine_arn: str) -> list[StateMachineAliasRecord]:
+        """The aliases of one state machine, oldest first."""
+        return [a for a in self._aliases.values() if a.state_machine_arn == state_machine_arn]
+
+    async def delete_alias(self, arn: str) -> None:
+        """Removes an alias (nothing happens when it does not exist)."""
+        self._aliases.pop(arn, None)

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from legato.errors import ApiError
+
 
 @dataclass(slots=True)
 class StateMachineRecord:
@@ -28,6 +30,47 @@ class StateMachineRecord:
     encryption_configuration: dict[str, Any]
     update_date: float | None = None
     description: str | None = None
+    last_version: int = 0
+    """The number of the newest version ever published (numbers are never reused)."""
+
+
+@dataclass(slots=True)
+class StateMachineVersionRecord:
+    """An immutable snapshot of a state machine (PublishStateMachineVersion).
+
+    ``arn`` is the version ARN, ``STATE_MACHINE_ARN:NUMBER``.
+    """
+
+    arn: str
+    state_machine_arn: str
+    number: int
+    name: str
+    definition: str
+    role_arn: str
+    type: str
+    creation_date: float
+    revision_id: str
+    logging_configuration: dict[str, Any]
+    tracing_configuration: dict[str, Any]
+    encryption_configuration: dict[str, Any]
+    description: str | None = None
+
+
+@dataclass(slots=True)
+class StateMachineAliasRecord:
+    """An alias routing executions to one or two versions (CreateStateMachineAlias).
+
+    ``arn`` is the alias ARN, ``STATE_MACHINE_ARN:ALIAS_NAME``; ``routing`` holds
+    ``{"stateMachineVersionArn": ..., "weight": ...}`` items in request order.
+    """
+
+    arn: str
+    state_machine_arn: str
+    name: str
+    routing: list[dict[str, Any]]
+    creation_date: float
+    description: str | None = None
+    update_date: float | None = None
 
 
 @dataclass(slots=True)
@@ -62,6 +105,12 @@ class ExecutionRecord:
     cause: str | None = None
     history: list[dict[str, Any]] = field(default_factory=list)
     runtime: Any = None
+    state_machine_version_arn: str | None = None
+    """The version the execution runs, when started with a version or alias ARN."""
+    state_machine_alias_arn: str | None = None
+    """The alias the execution was started with, if any."""
+    redrive_count: int = 0
+    redrive_date: float | None = None
 
 
 @dataclass(slots=True)
@@ -74,8 +123,25 @@ class ActivityRecord:
     encryption_configuration: dict[str, Any]
 
 
+class StoreUnavailable(ApiError):
+    """The store could not write (its database is locked by another process, or its
+    disk is full). Nothing of the failed write was kept; what was committed before stays.
+
+    It is an :class:`~legato.errors.ApiError` (``ServiceUnavailable``, HTTP 503), so an
+    API call that hits it gets a clear error instead of a traceback.
+    """
+
+    def __init__(self, message: str) -> None:
+        super().__init__("ServiceUnavailable", message, status=503)
+
+
 class Store(Protocol):
-    """Where the engine keeps its resources. Lists come back in creation order."""
+    """Where the engine keeps its resources. Lists come back in creation order.
+
+    A store is also the journal of Standard executions
+    (:class:`legato.runtime.journal.Journal`): ``append`` queues a history event,
+    ``flush`` returns once everything appended so far is durable.
+    """
 
     async def put_state_machine(self, record: StateMachineRecord) -> None:
         """Inserts or replaces a state machine."""
@@ -127,4 +193,60 @@ class Store(Protocol):
 
     async def set_tags(self, arn: str, tags: dict[str, str]) -> None:
         """Replaces the tags of a resource; an empty mapping removes them."""
+        ...
+
+    # Versions and aliases (keyed by their ARNs; listed per state machine).
+
+    async def put_version(self, record: StateMachineVersionRecord) -> None:
+        """Inserts a state machine version."""
+        ...
+
+    async def get_version(self, arn: str) -> StateMachineVersionRecord | None:
+        """The version with this ARN, or ``None``."""
+        ...
+
+    async def list_versions(self, state_machine_arn: str) -> list[StateMachineVersionRecord]:
+        """The versions of one state machine, oldest first."""
+        ...
+
+    async def delete_version(self, arn: str) -> None:
+        """Removes a version (nothing happens when it does not exist)."""
+        ...
+
+    async def put_alias(self, record: StateMachineAliasRecord) -> None:
+        """Inserts or replaces an alias."""
+        ...
+
+    async def get_alias(self, arn: str) -> StateMachineAliasRecord | None:
+        """The alias with this ARN, or ``None``."""
+        ...
+
+    async def list_aliases(self, state_machine_arn: str) -> list[StateMachineAliasRecord]:
+        """The aliases of one state machine, oldest first."""
+        ...
+
+    async def delete_alias(self, arn: str) -> None:
+        """Removes an alias (nothing happens when it does not exist)."""
+        ...
+
+    def append(self, execution_arn: str, event: dict[str, Any]) -> None:
+        """Queues one history event (keyed by the execution and the event's ``id``,
+        internal ``_`` keys included) for durable storage; does not block."""
+        ...
+
+    async def flush(self) -> None:
+        """Returns once every event appended so far is durable; raises
+        :class:`StoreUnavailable` when it cannot be written."""
+        ...
+
+    async def events(self, execution_arn: str) -> list[dict[str, Any]]:
+        """The stored history events of an execution, by id."""
+        ...
+
+    async def running_executions(self) -> list[ExecutionRecord]:
+        """Every execution whose stored status is ``RUNNING`` (to resume at startup)."""
+        ...
+
+    async def aclose(self) -> None:
+        """Writes what is queued and releases the store's resources."""
         ...

@@ -272,3 +272,27 @@ def test_resume_at_any_point_gives_the_same_output(stop_after: str) -> None:
     finished = sum(e["type"] == "LambdaFunctionSucceeded" for e in recorded)
     assert sum(calls.count.values()) == 2 - finished
     _assert_gap_free(ex.history)
+
+
+def test_a_redriven_run_interrupted_by_a_crash_resumes_after_the_redrive() -> None:
+    calls = Calls()
+    calls.fail_once.add("h")
+    clock = VirtualClock()
+    machine = compile_machine(REDRIVE)
+
+    async def first() -> Execution:
+        ex = Execution(machine, _info(), '{"n": 1}', Services(clock=clock, functions=calls.registry()))
+        await ex.run()
+        return ex
+
+    failed = asyncio.run(first())
+    redriven = _resume(REDRIVE, calls, failed.history, clock, redrive=True, redrive_count=1)
+    assert redriven.status == "SUCCEEDED"
+    # A crash right after the redriven run re-entered H: resume from that record.
+    cut = max(i for i, e in enumerate(redriven.history) if e["type"] == "TaskStateEntered")
+    resumed = _resume(REDRIVE, calls, redriven.history[: cut + 1], clock, redrive_count=1)
+    assert resumed.status == "SUCCEEDED", (resumed.error, resumed.cause)
+    assert calls.count == {"f": 1, "h": 3}  # failed once, succeeded, and the in-flight rerun
+    types = [e["type"] for e in resumed.history]
+    assert types.count("ExecutionRedriven") == 1 and types.count("ExecutionFailed") == 1
+    _assert_gap_free(resumed.history)

@@ -15,7 +15,6 @@ import traceback
 from collections.abc import Awaitable, Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
-from email.utils import formatdate
 from typing import TYPE_CHECKING, Any
 
 from legato import _json
@@ -24,10 +23,12 @@ from legato.errors import EvaluationError, FunctionNotFound, StatesError
 from legato.expr.jsonata import JsonataTemplate
 from legato.expr.paths import PathNotFound, VariableNotFound
 from legato.expr.scope import Scope
+from legato.integrations.registry import TaskCall, lookup
 from legato.runtime.execution import PAYLOAD_LIMIT
 
 if TYPE_CHECKING:
     from legato.runtime.interpreter import Frame, Interpreter
+    from legato.runtime.services import Services
 
 DEFAULT_TIMEOUT = 99999999
 
@@ -56,6 +57,10 @@ def parse_resource(arn: str) -> Resource:
     if len(parts) >= 6 and parts[2] == "states" and parts[3] == "" and parts[4] == "":
         service = parts[5]
         rest = ":".join(parts[6:])
+        if service == "aws-sdk" and len(parts) >= 8:
+            # arn:aws:states:::aws-sdk:SERVICE:ACTION
+            service = f"aws-sdk:{parts[6]}"
+            rest = ":".join(parts[7:])
         action, _, pattern = rest.partition(".")
         return Resource(arn, "service", service, action, pattern)
     if len(parts) == 7 and parts[2] == "states" and parts[5] == "activity":
@@ -118,9 +123,8 @@ def _decode_result(value: Any) -> Any:
     return value
 
 
-async def invoke_function(interp: Interpreter, name: str, event: Any, compact_errors: bool) -> Any:
+async def invoke_function(services: Services, name: str, event: Any, compact_errors: bool) -> Any:
     """Calls a registered Python function the way Lambda would."""
-    services = interp.services
     try:
         fn = services.functions.resolve(name)
     except FunctionNotFound as exc:
@@ -254,7 +258,9 @@ async def run_task(interp: Interpreter, state: TaskState, raw: Any, ctx: dict[st
         if timeout is not None:
             scheduled["timeoutInSeconds"] = timeout
         limit_name = state.resource
-        work: Callable[[], Awaitable[Any]] = lambda: invoke_function(interp, state.resource, params, False)  # noqa: E731
+        work: Callable[[], Awaitable[Any]] = lambda: invoke_function(
+            interp.services, state.resource, params, False
+        )  # noqa: E731
     elif resource.kind == "service":
         family = _TASK_EVENTS
         tags = {"resource": resource.event_resource, "resourceType": resource.service}
@@ -264,7 +270,7 @@ async def run_task(interp: Interpreter, state: TaskState, raw: Any, ctx: dict[st
         if heartbeat is not None:
             scheduled["heartbeatInSeconds"] = heartbeat
         limit_name = resource.service
-        handler = _SERVICE_HANDLERS.get((resource.service, resource.action))
+        handler = lookup(resource.service, resource.action)
         if handler is None:
             frame.last = x.event("TaskScheduled", frame.last, family.scheduled[1], scheduled, frame=frame.key)
             unsupported = StatesError(
@@ -274,7 +280,20 @@ async def run_task(interp: Interpreter, state: TaskState, raw: Any, ctx: dict[st
             details = {"error": unsupported.name, "cause": unsupported.cause, **tags}
             frame.last = x.event("TaskFailed", frame.last, family.failed[1], details, frame=frame.key)
             raise unsupported
-        work = lambda: handler(interp, params)  # noqa: E731
+        call = TaskCall(
+            services=interp.services,
+            resource=state.resource,
+            service=resource.service,
+            action=resource.action,
+            pattern=resource.pattern,
+            parameters=params,
+            state_name=state.name,
+            execution_arn=x.info.execution_arn,
+            context=ctx,
+            token=token,
+            credentials=state.credentials,
+        )
+        work = lambda: handler(call)  # noqa: E731
         if token is not None:
             from legato.runtime.callback_tasks import run_callback
 
@@ -385,64 +404,3 @@ async def _timed(interp: Interpreter, work: Awaitable[Any], timeout: int | None)
         return task.result()
     task.cancel()
     raise _Timeout()
-
-
-async def _lambda_invoke(interp: Interpreter, params: Any) -> Any:
-    if not isinstance(params, dict) or not isinstance(params.get("FunctionName"), str):
-        raise StatesError(
-            "States.Runtime",
-            "The Parameters for lambda:invoke must be an object with a string FunctionName.",
-        )
-    payload = params.get("Payload")
-    if payload is None:
-        # An empty or null Payload reaches the function as an empty event.
-        payload = {}
-    elif isinstance(payload, str):
-        # A string Payload is the request body itself: JSON text.
-        try:
-            payload = _json.loads(payload)
-        except ValueError:
-            pass
-    result = await invoke_function(interp, params["FunctionName"], payload, True)
-    request_id = interp.services.ids.uuid()
-    now = interp.clock.time()
-    date = formatdate(now, usegmt=True)
-    trace = f"Root=1-{int(now):08x}-{interp.services.ids.uuid().replace('-', '')[:24]};Sampled=0"
-    # Lambda's Python runtime serialises results with json.dumps' default separators.
-    length = str(len(json.dumps(result, ensure_ascii=False).encode()))
-    return {
-        "ExecutedVersion": "$LATEST",
-        "Payload": result,
-        "SdkHttpMetadata": {
-            "AllHttpHeaders": {
-                "X-Amz-Executed-Version": ["$LATEST"],
-                "x-amzn-Remapped-Content-Length": ["0"],
-                "Connection": ["keep-alive"],
-                "x-amzn-RequestId": [request_id],
-                "Content-Length": [length],
-                "Date": [date],
-                "X-Amzn-Trace-Id": [trace],
-                "Content-Type": ["application/json"],
-            },
-            "HttpHeaders": {
-                "Connection": "keep-alive",
-                "Content-Length": length,
-                "Content-Type": "application/json",
-                "Date": date,
-                "X-Amz-Executed-Version": "$LATEST",
-                "x-amzn-Remapped-Content-Length": "0",
-                "x-amzn-RequestId": request_id,
-                "X-Amzn-Trace-Id": trace,
-            },
-            "HttpStatusCode": 200,
-        },
-        "SdkResponseMetadata": {"RequestId": request_id},
-        "StatusCode": 200,
-    }
-
-
-ServiceHandler = Callable[["Interpreter", Any], Awaitable[Any]]
-
-_SERVICE_HANDLERS: dict[tuple[str, str], ServiceHandler] = {
-    ("lambda", "invoke"): _lambda_invoke,
-}

@@ -32,6 +32,7 @@ from legato._activities import ActivityTaskOperations, task_tokens
 from legato._engine_versions import VersioningOperations
 from legato.errors import ApiError, DefinitionError, Diagnostic
 from legato.integrations.functions import FunctionRegistry, Handler
+from legato.integrations.settings import IntegrationSettings
 from legato.runtime.clock import Clock, IdProvider, RandomIds, SystemClock
 from legato.runtime.journal import public_event
 from legato.store.memory import MemoryStore
@@ -144,6 +145,7 @@ class Engine(VersioningOperations, ActivityTaskOperations):
         region: str = DEFAULT_REGION,
         account: str = DEFAULT_ACCOUNT,
         store: Store | None = None,
+        integrations: IntegrationSettings | None = None,
     ) -> None:
         self.clock: Clock = clock or SystemClock()
         self.ids: IdProvider = ids or RandomIds()
@@ -151,6 +153,8 @@ class Engine(VersioningOperations, ActivityTaskOperations):
         self.region = region
         self.account = account
         self.store: Store = store or MemoryStore()
+        self.integrations = integrations or IntegrationSettings()
+        """Settings of the service integrations (embedded providers' data, endpoints)."""
         self._services: Services | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self.journal = _durable.EngineJournal(self.store, self.clock)
@@ -171,6 +175,8 @@ class Engine(VersioningOperations, ActivityTaskOperations):
                 region=self.region,
                 account=self.account,
                 callbacks=task_tokens(self),
+                integrations=self.integrations,
+                engine=self,
             )
         return self._services
 

@@ -54,6 +54,11 @@ def _parser() -> argparse.ArgumentParser:
         "losing the last commits (default: normal)",
     )
     serve.add_argument("--functions", help="a Python file registering Lambda functions")
+    serve.add_argument(
+        "--integrations",
+        metavar="FILE",
+        help="service integration settings (JSON or YAML): endpoints, connections (see docs/integrations.md)",
+    )
     serve.add_argument("--clock", choices=("system", "virtual"), default="system", help="default: system")
     serve.add_argument("--region", default="us-east-1")
     serve.add_argument("--account", default="123456789012")

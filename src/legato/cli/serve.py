@@ -58,7 +58,21 @@ def serve_command(args: argparse.Namespace) -> int:
         from legato.store.sqlite import SqliteStore
 
         store = SqliteStore(args.data_dir, synchronous=getattr(args, "sync", None) or "normal")
-    engine = Engine(clock=clock, functions=functions, region=args.region, account=args.account, store=store)
+    from legato.errors import LegatoError
+    from legato.integrations.settings import load_settings
+
+    try:
+        settings = load_settings(getattr(args, "integrations", None), args.data_dir)
+    except LegatoError as exc:
+        raise UsageError(str(exc)) from None
+    engine = Engine(
+        clock=clock,
+        functions=functions,
+        region=args.region,
+        account=args.account,
+        store=store,
+        integrations=settings,
+    )
 
     def ready(url: str) -> None:
         auth = "" if verifier is None else f", SigV4 with {len(verifier.credentials)} access key(s)"

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Any
 
 from legato.integrations.functions import FunctionRegistry
+from legato.integrations.settings import IntegrationSettings
 from legato.runtime.callbacks import TaskTokens
 from legato.runtime.clock import Clock, IdProvider, RandomIds, SystemClock
 
@@ -29,3 +31,8 @@ class Services:
     executor: ThreadPoolExecutor = field(default_factory=_pool)
     callbacks: TaskTokens = field(default_factory=TaskTokens)
     """Task tokens: activity tasks and ``.waitForTaskToken`` Tasks waiting for an answer."""
+    integrations: IntegrationSettings = field(default_factory=IntegrationSettings)
+    """Settings of the service integrations (embedded providers, passthrough endpoints)."""
+    engine: Any = None
+    """The :class:`legato.Engine` running these executions, for integrations that call the
+    Step Functions API (nested executions, ``aws-sdk:sfn``); None under ``legato.run``."""

@@ -15,6 +15,7 @@ import traceback
 from collections.abc import Awaitable, Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from legato import _json
@@ -258,9 +259,9 @@ async def run_task(interp: Interpreter, state: TaskState, raw: Any, ctx: dict[st
         if timeout is not None:
             scheduled["timeoutInSeconds"] = timeout
         limit_name = state.resource
-        work: Callable[[], Awaitable[Any]] = lambda: invoke_function(
-            interp.services, state.resource, params, False
-        )  # noqa: E731
+        work: Callable[[], Awaitable[Any]] = partial(
+            invoke_function, interp.services, state.resource, params, False
+        )
     elif resource.kind == "service":
         family = _TASK_EVENTS
         tags = {"resource": resource.event_resource, "resourceType": resource.service}

@@ -23,7 +23,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 from collections.abc import Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 from legato import _apirequest as rq
@@ -58,7 +60,27 @@ def task_tokens(engine: Engine) -> TaskTokens:
     async def activity_exists(arn: str) -> bool:
         return await engine.store.get_activity(arn) is not None
 
-    return TaskTokens(activity_exists=activity_exists)
+    return TaskTokens(activity_exists=activity_exists, key=_token_key(engine))
+
+
+def _token_key(engine: Engine) -> bytes:
+    """The key task tokens are signed with: random, and kept beside a durable store so
+    that tokens stay valid across a restart (never the same for two data directories)."""
+    directory = getattr(engine.store, "directory", None)
+    if not isinstance(directory, Path):
+        return os.urandom(32)
+    path = directory / "task-token.key"
+    try:
+        key = path.read_bytes()
+        if len(key) >= 32:
+            return key
+    except FileNotFoundError:
+        pass
+    key = os.urandom(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(key)
+    return key
 
 
 class ActivityTaskOperations:

@@ -64,8 +64,8 @@ __all__ = [
 ]
 
 DEFAULT_KEY = b"legato task token v1"
-"""The default signing key. A fixed key keeps tokens valid across restarts; give
-:class:`TaskTokens` your own key to make tokens unguessable."""
+"""The signing key when none is given (``legato.run``, tests). An engine signs with a
+random key, kept in its data directory so that tokens survive a restart."""
 
 _VERSION = b"\x01"
 _TAG_BYTES = 16

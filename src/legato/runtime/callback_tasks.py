@@ -25,7 +25,7 @@ from legato import _json
 from legato.errors import EvaluationError, StatesError
 from legato.runtime.callbacks import Answer, CallbackTimeout, TaskFailure, wait_for
 from legato.runtime.clock import Clock
-from legato.runtime.tasks import _TASK_EVENTS, _Events
+from legato.runtime.tasks import _TASK_EVENTS, _Events, _recorded_outcome
 
 if TYPE_CHECKING:
     from legato.runtime.execution import Execution
@@ -76,24 +76,6 @@ def next_token(interp: Interpreter, frame: Frame) -> str:
         if recorded is not None and recorded.get("type") in _SCHEDULED:
             event_id = int(recorded["id"])
     return interp.services.callbacks.token(_scope(x), event_id)
-
-
-def _recorded(x: Execution, frame: Frame, family: _Events, tags: dict[str, Any]) -> tuple[bool, Any]:
-    """The outcome an earlier run recorded, if any (a failure or timeout is raised)."""
-    replay = x.replay
-    if replay is None:
-        return False, None
-    ev = replay.take_any(frame.key, (family.succeeded[0], family.failed[0], family.timed_out[0]))
-    if ev is None:
-        return False, None
-    frame.last = int(ev["id"])
-    if ev["type"] == family.succeeded[0]:
-        return True, _json.loads(ev[family.succeeded[1]]["output"])
-    if ev["type"] == family.timed_out[0]:
-        details = ev.get(family.timed_out[1]) or {}
-        raise StatesError(details.get("error") or "States.Timeout", "")
-    details = ev.get(family.failed[1]) or {}
-    raise TaskFailure(details.get("error"), details.get("cause"))
 
 
 def _finish(x: Execution, frame: Frame, family: _Events, answer: Answer, tags: dict[str, Any]) -> Any:
@@ -166,7 +148,7 @@ async def run_activity(
     started = replay.take_any(frame.key, (family.started[0],)) if replay is not None else None
     if started is not None:
         frame.last = int(started["id"])
-    found, value = _recorded(x, frame, family, {})
+    found, value = _recorded_outcome(x, frame, family, TaskFailure)
     if found:
         return value
     await x.journal.flush()
@@ -224,7 +206,7 @@ async def run_callback(
         if submitted is not None:
             frame.last = int(submitted["id"])
         else:
-            found, value = _recorded(x, frame, family, tags)
+            found, value = _recorded_outcome(x, frame, family, TaskFailure)
             if found:
                 return value
             await x.journal.flush()
@@ -242,7 +224,7 @@ async def run_callback(
             frame.last = x.event(
                 "TaskSubmitted", frame.last, "taskSubmittedEventDetails", details, frame=frame.key
             )
-        found, value = _recorded(x, frame, family, tags)
+        found, value = _recorded_outcome(x, frame, family, TaskFailure)
         if found:
             return value
         try:

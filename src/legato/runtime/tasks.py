@@ -363,12 +363,17 @@ _TASK_EVENTS = _Events(
 )
 
 
-def _recorded_outcome(x: Any, frame: Frame, family: _Events) -> tuple[bool, Any]:
+def _recorded_outcome(
+    x: Any,
+    frame: Frame,
+    family: _Events,
+    failure: Callable[[str | None, str | None], StatesError] | None = None,
+) -> tuple[bool, Any]:
     """The result an earlier run recorded for this call, if any: the call is not made again.
 
-    Returns ``(True, result)``, raises the recorded failure, or returns
-    ``(False, None)`` when nothing was recorded (an interrupted call runs again:
-    at least once).
+    Returns ``(True, result)``, raises the recorded failure (built by ``failure`` when
+    given), or returns ``(False, None)`` when nothing was recorded (an interrupted call
+    runs again: at least once).
     """
     replay = x.replay
     if replay is None:
@@ -380,8 +385,11 @@ def _recorded_outcome(x: Any, frame: Frame, family: _Events) -> tuple[bool, Any]
     if ev["type"] == family.succeeded[0]:
         return True, _json.loads(ev[family.succeeded[1]]["output"])
     if ev["type"] == family.timed_out[0]:
-        raise StatesError("States.Timeout", "")
+        timed_out = ev.get(family.timed_out[1]) or {}
+        raise StatesError(timed_out.get("error") or "States.Timeout", "")
     details = ev.get(family.failed[1]) or {}
+    if failure is not None:
+        raise failure(details.get("error"), details.get("cause"))
     raise StatesError(details.get("error", ""), details.get("cause"))
 
 

@@ -7,7 +7,8 @@ import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from legato import _json
 from legato.integrations.functions import FunctionRegistry, Handler
@@ -16,6 +17,9 @@ from legato.runtime.execution import Execution, ExecutionInfo
 from legato.runtime.journal import public_event
 from legato.runtime.machine import compile_machine
 from legato.runtime.services import DEFAULT_ACCOUNT, DEFAULT_REGION, Services
+
+if TYPE_CHECKING:
+    from legato.runtime.mocks import MockConfig
 
 
 @dataclass(slots=True)
@@ -80,6 +84,38 @@ def _services(functions: Mapping[str, Handler] | FunctionRegistry | None, clock:
     return Services(clock=clock or SystemClock(), functions=registry)
 
 
+def _mocked_services(
+    functions: Mapping[str, Handler] | FunctionRegistry | None, clock: Clock | None
+) -> Services:
+    # A mocked run gets its own Services: its test case must not leak into later runs.
+    registry = functions if isinstance(functions, FunctionRegistry) else FunctionRegistry(functions)
+    return Services(clock=clock or SystemClock(), functions=registry)
+
+
+def _use_test_case(
+    services: Services,
+    execution_arn: str,
+    source: str | Path | Mapping[str, Any] | MockConfig | None,
+    test_case: str,
+) -> None:
+    from legato.runtime import mocks
+
+    if source is None:
+        raise mocks.MockConfigError("legato.run: test_case needs a mock_config")
+    config = mocks.load_mock_config(source)
+    machine, sep, case = test_case.rpartition("#")
+    if not sep:
+        owners = [name for name, cases in config.test_cases.items() if case in cases]
+        if len(owners) != 1:
+            where = "no state machine" if not owners else f"several state machines ({', '.join(owners)})"
+            raise mocks.MockConfigError(
+                f"legato.run: the test case '{case}' is defined by {where}; "
+                "name it as 'StateMachine#TestCase'"
+            )
+        machine = owners[0]
+    mocks.attach(services, execution_arn, machine, case, config=config)
+
+
 def run(
     definition: str | bytes | Mapping[str, Any],
     input: Any = None,
@@ -88,6 +124,8 @@ def run(
     type: str = "STANDARD",
     functions: Mapping[str, Handler] | FunctionRegistry | None = None,
     clock: Clock | None = None,
+    mock_config: str | Path | Mapping[str, Any] | MockConfig | None = None,
+    test_case: str | None = None,
 ) -> ExecutionResult:
     """Runs one execution of ``definition`` and returns how it ended.
 
@@ -95,10 +133,13 @@ def run(
     (pass ``json.dumps(s)`` to give a JSON string); None means ``{}``. ``functions`` maps Lambda
     function names to Python callables. ``clock`` may be a
     :class:`~legato.VirtualClock` so that Waits and retries take no real time.
+    ``mock_config`` (a MockConfigFile path or document) and ``test_case``
+    (``"TestCase"``, or ``"StateMachine#TestCase"`` when several machines define it)
+    mock Task results as Step Functions Local does (see docs/mocking.md).
     Raises :class:`~legato.DefinitionError` for an invalid definition.
     """
     machine = compile_machine(definition)
-    services = _services(functions, clock)
+    services = _services(functions, clock) if test_case is None else _mocked_services(functions, clock)
     if input is None:
         input_text = "{}"
     elif isinstance(input, str):
@@ -117,6 +158,8 @@ def run(
         type=type,
     )
     execution = Execution(machine, info, input_text, services)
+    if test_case is not None:
+        _use_test_case(services, info.execution_arn, mock_config, test_case)
     _Loop.get().run(execution.run())
     return ExecutionResult(
         status=execution.status,

@@ -26,8 +26,8 @@ def client(endpoint_url: str = DEFAULT_ENDPOINT, **kwargs: Any) -> Any:
     >>> sfn.list_state_machines()["stateMachines"]             # doctest: +SKIP
     []
     """
-    import boto3  # type: ignore[import-untyped]
-    from botocore.config import Config  # type: ignore[import-untyped]
+    import boto3
+    from botocore.config import Config
 
     defaults = Config(inject_host_prefix=False, retries={"total_max_attempts": 1, "mode": "standard"})
     config = kwargs.pop("config", None)

@@ -33,6 +33,7 @@ from legato._engine_versions import VersioningOperations
 from legato.errors import ApiError, DefinitionError, Diagnostic
 from legato.integrations.functions import FunctionRegistry, Handler
 from legato.integrations.settings import IntegrationSettings
+from legato.runtime import mocks as _mocks
 from legato.runtime.clock import Clock, IdProvider, RandomIds, SystemClock
 from legato.runtime.journal import public_event
 from legato.store.memory import MemoryStore
@@ -197,6 +198,12 @@ class Engine(VersioningOperations, ActivityTaskOperations):
         for task in tasks:
             with contextlib.suppress(BaseException):
                 await task
+        # Live integration objects (HTTP sessions, open providers) that can be closed.
+        for resource in list(self.integrations.state.values()):
+            close = getattr(resource, "aclose", None)
+            if close is not None:
+                with contextlib.suppress(Exception):
+                    await close()
         if self._services is not None:
             self._services.executor.shutdown(wait=False, cancel_futures=True)
 
@@ -447,6 +454,8 @@ class Engine(VersioningOperations, ActivityTaskOperations):
 
     async def _start(self, req: Request, *, sync: bool) -> ExecutionRecord:
         sm_arn = rq.need_str(req, "stateMachineArn")
+        # ARN#TestCase picks a test case of the mock configuration (Step Functions Local).
+        sm_arn, test_case = _mocks.split_test_case(self.services, sm_arn)
         target = await _versions.resolve(self, sm_arn, pick=True)
         sm = target.runs()
         if sync and sm.type != "EXPRESS":
@@ -501,6 +510,11 @@ class Engine(VersioningOperations, ActivityTaskOperations):
             state_machine_version_arn=target.version_arn,
             state_machine_alias_arn=target.alias_arn,
         )
+        if test_case is not None:
+            try:
+                _mocks.attach(self.services, arn, sm.name, test_case, execution=ex)
+            except _mocks.MockConfigError as exc:
+                raise ApiError("ValidationException", str(exc)) from None
         await self.store.put_execution(record)
         task = asyncio.create_task(self._drive(record, ex), name=f"legato-execution:{arn}")
         self._tasks.add(task)

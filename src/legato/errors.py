@@ -31,6 +31,16 @@ class StatesError(LegatoError):
         return self.name if self.cause is None else f"{self.name}: {self.cause}"
 
 
+class RetryAfterError(StatesError):
+    """A StatesError from a service that asked not to be called again for ``retry_after``
+    seconds (HTTP ``Retry-After`` on a 429 or 503): a Retrier that matches it waits at least
+    that long, whatever its IntervalSeconds, BackoffRate, MaxDelaySeconds or jitter say."""
+
+    def __init__(self, name: str, cause: str | None, retry_after: float) -> None:
+        super().__init__(name, cause)
+        self.retry_after = retry_after
+
+
 @dataclass(frozen=True, slots=True)
 class Diagnostic:
     """One problem found in a state machine definition.

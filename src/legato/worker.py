@@ -43,7 +43,7 @@ def default_worker_name() -> str:
 
 
 def _client() -> Any:
-    from botocore.config import Config  # type: ignore[import-untyped]
+    from botocore.config import Config
 
     from legato.client import client
 

@@ -119,11 +119,14 @@ def test_an_unsigned_request_is_missing_a_token(signed_server: tuple[str, Path])
     )
 
 
-def test_the_console_page_needs_a_signature_too(signed_server: tuple[str, Path]) -> None:
+def test_the_console_needs_basic_credentials(signed_server: tuple[str, Path]) -> None:
+    # A browser cannot sign: "/" redirects to the console, which asks for HTTP Basic
+    # authentication with one of the same access keys (docs/console.md).
     with pytest.raises(urllib.error.HTTPError) as exc:
         urllib.request.urlopen(signed_server[0] + "/", timeout=10)
     with exc.value as error:
-        assert error.code == 400
+        assert error.code == 401
+        assert error.headers["WWW-Authenticate"].startswith("Basic ")
 
 
 def test_a_malformed_authorization_is_incomplete(signed_server: tuple[str, Path]) -> None:

@@ -269,11 +269,16 @@ class SigV4Verifier:
         raw_query: str,
         headers: Iterable[tuple[str, str]],
         body: bytes,
+        *,
+        payload_hash: str | None = None,
     ) -> str:
         """The access key id that signed the request; raises :class:`ApiError` if none did.
 
         ``headers`` are the request's (name, value) pairs, repeated names included;
-        ``raw_path`` and ``raw_query`` are as sent, still percent-encoded.
+        ``raw_path`` and ``raw_query`` are as sent, still percent-encoded. ``payload_hash``
+        replaces the body's SHA-256 in the canonical request (S3 signs the value of its
+        ``x-amz-content-sha256`` header; the caller checks the body against it). With
+        ``service="s3"`` the path is signed as sent, without S3-foreign normalisation.
         """
         by_name: dict[str, list[str]] = {}
         for name, value in headers:
@@ -297,12 +302,12 @@ class SigV4Verifier:
         canonical = "\n".join(
             [
                 method.upper(),
-                canonical_uri(raw_path),
+                (raw_path or "/") if self.service == "s3" else canonical_uri(raw_path),
                 canonical_query(raw_query),
                 *(f"{h}:{_header_value(by_name.get(h, []))}" for h in auth.signed_headers),
                 "",
                 ";".join(auth.signed_headers),
-                hashlib.sha256(body).hexdigest(),
+                payload_hash if payload_hash is not None else hashlib.sha256(body).hexdigest(),
             ]
         )
         to_sign = "\n".join([ALGORITHM, amz_date, auth.scope, hashlib.sha256(canonical.encode()).hexdigest()])

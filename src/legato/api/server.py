@@ -21,7 +21,9 @@ from aiohttp import web
 from aiohttp.typedefs import Middleware
 
 from legato.api import protocol
+from legato.api import s3 as s3_api
 from legato.api.auth import SigV4Verifier
+from legato.console import CONSOLE_PREFIX, console_app, is_console_path, redirect_to_console
 from legato.engine import Engine
 from legato.errors import ApiError
 
@@ -33,8 +35,6 @@ ENGINE_KEY: web.AppKey[Engine] = web.AppKey("engine", Engine)
 """Where the app keeps its engine."""
 
 MAX_BODY = 8 * 1024 * 1024
-
-_PLACEHOLDER = "Legato: AWS Step Functions API (JSON 1.0) on POST /. The console is coming.\n"
 
 
 def _reply(status: int, body: bytes) -> web.Response:
@@ -84,15 +84,19 @@ async def _api(request: web.Request) -> web.Response:
         )
 
 
-async def _index(request: web.Request) -> web.Response:
-    return web.Response(text=_PLACEHOLDER, content_type="text/plain")
-
-
 def _signature_middleware(verifier: SigV4Verifier) -> Middleware:
     @web.middleware
     async def check_signature(
         request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
     ) -> web.StreamResponse:
+        if s3_api.is_s3_request(request):
+            return await handler(request)  # the S3 API checks its own (service s3) signatures
+        if is_console_path(request.path) or (
+            request.path == "/" and request.method == "GET" and "Authorization" not in request.headers
+        ):
+            # A browser cannot sign: the console checks HTTP Basic credentials itself
+            # (legato.console._auth), and an unsigned GET / only redirects to it.
+            return await handler(request)
         try:
             body = await _body(request)  # cached: the handler reads it again for free
             verifier.verify(
@@ -116,7 +120,12 @@ def make_app(engine: Engine, *, verifier: SigV4Verifier | None = None) -> web.Ap
     app = web.Application(client_max_size=MAX_BODY, middlewares=middlewares)
     app[ENGINE_KEY] = engine
     app.router.add_post("/", _api)
-    app.router.add_get("/", _index)
+    app.router.add_get("/", s3_api.root_handler(redirect_to_console))
+    app.router.add_get(CONSOLE_PREFIX, redirect_to_console)
+    credentials = None if verifier is None else verifier.credentials
+    app.add_subapp(CONSOLE_PREFIX, console_app(engine, credentials=credentials))
+    # Last: /{bucket}/{key} matches any path the routes above leave.
+    s3_api.add_s3_routes(app, engine, verifier)
 
     async def close_engine(app: web.Application) -> None:
         await app[ENGINE_KEY].aclose()

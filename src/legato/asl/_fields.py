@@ -160,6 +160,7 @@ KNOWN_INTEGRATIONS: dict[str, frozenset[str]] = {
     "sns": frozenset({"publish"}),
     "events": frozenset({"putEvents"}),
     "states": frozenset({"startExecution"}),
+    "http": frozenset({"invoke"}),
 }
 
 # Characters a Map Label may not contain (besides control characters).

@@ -59,6 +59,15 @@ def _parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="service integration settings (JSON or YAML): endpoints, connections (see docs/integrations.md)",
     )
+    serve.add_argument(
+        "--jobs", metavar="FILE", help="a Python file whose GLUE_JOBS registers Glue jobs (see docs/glue.md)"
+    )
+    serve.add_argument(
+        "--mock-config",
+        metavar="FILE",
+        help="Step Functions Local's MockConfigFile: start executions with ARN#TestCase to use mocked "
+        "responses (default: $SFN_MOCK_CONFIG; see docs/mocking.md)",
+    )
     serve.add_argument("--clock", choices=("system", "virtual"), default="system", help="default: system")
     serve.add_argument("--region", default="us-east-1")
     serve.add_argument("--account", default="123456789012")
@@ -71,6 +80,21 @@ def _parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", help="run the bundled example workflow")
     demo.add_argument("--trace", action="store_true", help="print each state entered and left")
+    from legato.cli.queues import add_parsers as add_messaging_parsers
+
+    add_messaging_parsers(sub)
+    from legato.cli.connections import add_parser as add_connections_parser
+
+    add_connections_parser(sub)
+    from legato.cli.buckets import add_parser as add_buckets_parser
+
+    add_buckets_parser(sub)
+    from legato.cli.graph import add_graph_parser
+
+    add_graph_parser(sub)
+    from legato.cli.tables import add_parser as add_tables_parser
+
+    add_tables_parser(sub)
     return parser
 
 
@@ -91,6 +115,26 @@ def main(argv: Sequence[str] | None = None) -> int:
             from legato.cli.serve import serve_command
 
             return serve_command(args)
+        if args.command in ("queues", "topics", "events"):
+            from legato.cli.queues import messaging_command
+
+            return messaging_command(args)
+        if args.command == "buckets":
+            from legato.cli.buckets import buckets_command
+
+            return buckets_command(args)
+        if args.command == "connections":
+            from legato.cli.connections import connections_command
+
+            return connections_command(args)
+        if args.command == "tables":
+            from legato.cli.tables import tables_command
+
+            return tables_command(args)
+        if args.command == "graph":
+            from legato.cli.graph import graph_command
+
+            return graph_command(args)
         if args.command == "demo":
             from legato.cli.run import demo_command
 

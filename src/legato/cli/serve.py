@@ -6,8 +6,10 @@ import argparse
 import asyncio
 import ipaddress
 import logging
+import os
 import sys
 from pathlib import Path
+from typing import Any
 
 from legato.cli._common import UsageError, load_functions
 from legato.runtime.clock import Clock, SystemClock, VirtualClock
@@ -65,6 +67,14 @@ def serve_command(args: argparse.Namespace) -> int:
         settings = load_settings(getattr(args, "integrations", None), args.data_dir)
     except LegatoError as exc:
         raise UsageError(str(exc)) from None
+    if getattr(args, "jobs", None) is not None:
+        from legato.integrations.glue import load_jobs_file
+
+        try:
+            load_jobs_file(args.jobs, settings)
+        except LegatoError as exc:
+            raise UsageError(str(exc)) from None
+    mock_config = _mock_config(getattr(args, "mock_config", None))
     engine = Engine(
         clock=clock,
         functions=functions,
@@ -73,6 +83,11 @@ def serve_command(args: argparse.Namespace) -> int:
         store=store,
         integrations=settings,
     )
+
+    if mock_config is not None:
+        from legato.runtime.mocks import install
+
+        install(engine.services, mock_config)
 
     def ready(url: str) -> None:
         auth = "" if verifier is None else f", SigV4 with {len(verifier.credentials)} access key(s)"
@@ -93,3 +108,17 @@ def serve_command(args: argparse.Namespace) -> int:
     except OSError as exc:
         raise UsageError(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}") from None
     return 0
+
+
+def _mock_config(path: str | None) -> Any:
+    """The mock configuration of ``--mock-config`` or ``$SFN_MOCK_CONFIG`` (as Step Functions Local reads it)."""
+    path = path or os.environ.get("SFN_MOCK_CONFIG") or None
+    if path is None:
+        return None
+    from legato.errors import LegatoError
+    from legato.runtime.mocks import load_mock_config
+
+    try:
+        return load_mock_config(path)
+    except LegatoError as exc:
+        raise UsageError(str(exc)) from None

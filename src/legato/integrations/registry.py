@@ -47,6 +47,9 @@ class TaskCall:
     """The task token, for ``.waitForTaskToken``."""
     credentials: Any = None
     """The Task's ``Credentials`` field, if any."""
+    submitted: Callable[[Any], None] | None = None
+    """For a ``.sync`` handler: records ``TaskSubmitted`` with what starting the job returned
+    (call it once the job has started, before waiting for it)."""
 
 
 Handler = Callable[[TaskCall], Awaitable[Any]]
@@ -71,8 +74,28 @@ def register(service: str, action: str, handler: Handler) -> None:
 
 
 def lookup(service: str, action: str) -> Handler | None:
-    """The handler for ``(service, action)``, loading the built-in integrations first."""
+    """The handler for ``(service, action)``, loading the built-in integrations first.
+
+    A service ``PREFIX:NAME`` whose prefix has a router (``aws-sdk``) goes to the router,
+    which decides per call (see :mod:`legato.integrations.aws_sdk`).
+    """
     _load_builtins()
+    prefix, colon, _ = service.partition(":")
+    if colon and prefix in _ROUTERS:
+        return _ROUTERS[prefix]
+    return _HANDLERS.get((service, action))
+
+
+_ROUTERS: dict[str, Handler] = {}
+
+
+def router(prefix: str, handler: Handler) -> None:
+    """Sends every service ``PREFIX:NAME`` to ``handler`` (``aws-sdk`` → the AWS SDK router)."""
+    _ROUTERS[prefix] = handler
+
+
+def registered(service: str, action: str) -> Handler | None:
+    """The handler registered for exactly ``(service, action)``, bypassing any router."""
     return _HANDLERS.get((service, action))
 
 
@@ -92,5 +115,15 @@ def _load_builtins() -> None:
 
 BUILTIN_MODULES: list[str] = [
     "legato.integrations.lambda_invoke",
+    "legato.integrations.states",
+    "legato.integrations.sfn_sdk",
+    "legato.integrations.aws_sdk",
+    "legato.integrations.s3",
+    "legato.integrations.sqs",
+    "legato.integrations.sns",
+    "legato.integrations.events",
+    "legato.integrations.glue",
+    "legato.integrations.http",
+    "legato.integrations.dynamodb.tasks",
 ]
 """Modules whose import registers the built-in integrations."""

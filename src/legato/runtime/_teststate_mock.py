@@ -168,7 +168,7 @@ def _output_shape(service: str, operation: str) -> Any:
 @functools.lru_cache(maxsize=1)
 def _session() -> Any:
     try:
-        import botocore.session  # type: ignore[import-untyped]
+        import botocore.session
     except ImportError:  # botocore is optional: without it, mocks are not validated
         return None
     return botocore.session.get_session()

@@ -121,24 +121,29 @@ class VirtualClock:
         done = threading.Event()
 
         async def waiter() -> None:
+            # The calling thread stays "busy" until this sleep's timer is in the
+            # queue: otherwise the clock could jump past it to a later timer.
+            released = False
             try:
-                await self.sleep(seconds)
+                sleeper = asyncio.ensure_future(self.sleep(seconds))
+                await asyncio.sleep(0)
+                with self._lock:
+                    self._busy -= 1
+                released = True
+                await sleeper
             finally:
+                if released:
+                    with self._lock:
+                        self._busy += 1
                 done.set()
 
-        with self._lock:
-            self._busy -= 1
-        try:
-            future = asyncio.run_coroutine_threadsafe(waiter(), loop)
-            while not done.wait(0.05):
-                if not loop.is_running() or (cancel is not None and cancel.is_set()):
-                    # A timeout abandoned the function, or the run that called
-                    # it has ended: nothing waits for it, so let it go.
-                    future.cancel()
-                    break
-        finally:
-            with self._lock:
-                self._busy += 1
+        future = asyncio.run_coroutine_threadsafe(waiter(), loop)
+        while not done.wait(0.05):
+            if not loop.is_running() or (cancel is not None and cancel.is_set()):
+                # A timeout abandoned the function, or the run that called
+                # it has ended: nothing waits for it, so let it go.
+                future.cancel()
+                break
 
     @contextmanager
     def busy(self) -> Iterator[None]:

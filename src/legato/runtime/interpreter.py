@@ -29,7 +29,7 @@ from legato.asl.model import (
     TaskState,
     WaitState,
 )
-from legato.errors import EvaluationError, StatesError
+from legato.errors import EvaluationError, RetryAfterError, StatesError
 from legato.expr.jsonata import JsonataTemplate
 from legato.expr.paths import Path, PathNotFound, VariableNotFound
 from legato.expr.scope import Scope
@@ -475,6 +475,8 @@ class Interpreter:
                 r = state.retry[retrier_index]
                 if attempts[retrier_index] < r.max_attempts:
                     delay = self._backoff(r, attempts[retrier_index])
+                    if isinstance(err, RetryAfterError):
+                        delay = max(delay, err.retry_after)
                     attempts[retrier_index] += 1
                     retry_count += 1
                     await self.clock.sleep(self._still_to_wait(frame, delay))

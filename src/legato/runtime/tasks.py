@@ -26,6 +26,7 @@ from legato.expr.paths import PathNotFound, VariableNotFound
 from legato.expr.scope import Scope
 from legato.integrations.registry import TaskCall, lookup
 from legato.runtime.execution import PAYLOAD_LIMIT
+from legato.runtime.mocks import mock_for
 
 if TYPE_CHECKING:
     from legato.runtime.interpreter import Frame, Interpreter
@@ -237,12 +238,15 @@ async def run_task(interp: Interpreter, state: TaskState, raw: Any, ctx: dict[st
     )
     resource = parse_resource(state.resource)
     token: str | None = None
-    if resource.kind == "service" and resource.pattern == "waitForTaskToken":
+    if resource.kind == "service" and resource.pattern in _TOKEN_PATTERNS:
+        # A .sync Task has a token too: its job may answer it before it ends.
         from legato.runtime.callback_tasks import next_token
 
         token = next_token(interp, frame)
         ctx = {**ctx, "Task": {"Token": token}}
     params = interp.effective_input(state, raw, ctx, frame)
+    # Step Functions Local's mocks: a mocked state's call returns the mocked response.
+    mocked = mock_for(interp.services, x.info.execution_arn, state.name)
     if resource.kind == "activity":
         from legato.runtime.callback_tasks import run_activity
 
@@ -259,7 +263,7 @@ async def run_task(interp: Interpreter, state: TaskState, raw: Any, ctx: dict[st
         if timeout is not None:
             scheduled["timeoutInSeconds"] = timeout
         limit_name = state.resource
-        work: Callable[[], Awaitable[Any]] = partial(
+        work: Callable[[], Awaitable[Any]] = mocked or partial(
             invoke_function, interp.services, state.resource, params, False
         )
     elif resource.kind == "service":
@@ -272,7 +276,7 @@ async def run_task(interp: Interpreter, state: TaskState, raw: Any, ctx: dict[st
             scheduled["heartbeatInSeconds"] = heartbeat
         limit_name = resource.service
         handler = lookup(resource.service, resource.action)
-        if handler is None:
+        if handler is None and mocked is None:
             frame.last = x.event("TaskScheduled", frame.last, family.scheduled[1], scheduled, frame=frame.key)
             unsupported = StatesError(
                 "States.Runtime",
@@ -293,12 +297,19 @@ async def run_task(interp: Interpreter, state: TaskState, raw: Any, ctx: dict[st
             context=ctx,
             token=token,
             credentials=state.credentials,
+            submitted=partial(_submitted, x, frame, tags),
         )
-        work = lambda: handler(call)  # noqa: E731
-        if token is not None:
-            from legato.runtime.callback_tasks import run_callback
+        if mocked is not None:
+            work = mocked
+        else:
+            assert handler is not None
+            work = partial(handler, call)
+            if resource.pattern == "waitForTaskToken":
+                from legato.runtime.callback_tasks import run_callback
 
-            return await run_callback(interp, work, token, scheduled, tags, frame, timeout, heartbeat)
+                return await run_callback(
+                    interp, work, token or "", scheduled, tags, frame, timeout, heartbeat
+                )
     else:
         raise EvaluationError(
             "States.Runtime", f"The resource '{state.resource}' is not a valid Task resource."
@@ -334,6 +345,15 @@ async def run_task(interp: Interpreter, state: TaskState, raw: Any, ctx: dict[st
     details = {"output": text, "outputDetails": {"truncated": False}, **tags}
     frame.last = x.event(family.succeeded[0], frame.last, family.succeeded[1], details, frame=frame.key)
     return result
+
+
+_TOKEN_PATTERNS = frozenset(("waitForTaskToken", "sync", "sync:2"))
+
+
+def _submitted(x: Any, frame: Frame, tags: dict[str, Any], output: Any) -> None:
+    """Records ``TaskSubmitted``: a ``.sync`` Task's job has started (``output`` is what starting it returned)."""
+    details = {"output": _json.dumps(output), "outputDetails": {"truncated": False}, **tags}
+    frame.last = x.event("TaskSubmitted", frame.last, "taskSubmittedEventDetails", details, frame=frame.key)
 
 
 @dataclass(frozen=True, slots=True)

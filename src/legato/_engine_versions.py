@@ -108,6 +108,9 @@ class VersioningOperations:
         optionally filtered by status and by whether they were redriven."""
         req = _merge(request, fields)
         engine = self._engine()
+        if req.get("mapRunArn") is not None:
+            result: Response = await engine._list_children(req)
+            return result
         target = await _versions.resolve(engine, rq.need_str(req, "stateMachineArn"), pick=False)
         if target.machine.type == "EXPRESS":
             raise ApiError(

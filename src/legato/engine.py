@@ -26,10 +26,11 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from legato import _apirequest as rq
-from legato import _durable, _versions, arns
+from legato import _durable, _maprun_api, _versions, arns
 from legato import _engine_helpers as _h
 from legato._activities import ActivityTaskOperations, task_tokens
 from legato._engine_versions import VersioningOperations
+from legato._maprun_api import MapRunOperations
 from legato.errors import ApiError, DefinitionError, Diagnostic
 from legato.integrations.functions import FunctionRegistry, Handler
 from legato.integrations.settings import IntegrationSettings
@@ -88,6 +89,9 @@ OPERATIONS: dict[str, str] = {
     "SendTaskSuccess": "send_task_success",
     "SendTaskFailure": "send_task_failure",
     "SendTaskHeartbeat": "send_task_heartbeat",
+    "DescribeMapRun": "describe_map_run",
+    "ListMapRuns": "list_map_runs",
+    "UpdateMapRun": "update_map_run",
 }
 """API operation name -> Engine method name."""
 
@@ -128,7 +132,7 @@ def _diagnostics(definition: str, type_: str) -> list[Diagnostic]:
     return validate(doc, state_machine_type=type_)
 
 
-class Engine(VersioningOperations, ActivityTaskOperations):
+class Engine(VersioningOperations, ActivityTaskOperations, MapRunOperations):
     """Runs state machines and answers the Step Functions API operations.
 
     ``clock`` and ``ids`` are injected into every execution (a
@@ -234,6 +238,10 @@ class Engine(VersioningOperations, ActivityTaskOperations):
         return record
 
     async def _execution(self, arn: str, *, express_ok: bool = False) -> ExecutionRecord:
+        child = _maprun_api.child_record(self, arn)
+        if child is not None:  # a Standard child execution of a Map Run
+            _h.absorb(child)
+            return child
         if express_ok:
             arns.expect_arn(arn, "execution", "express")
         else:
@@ -576,7 +584,11 @@ class Engine(VersioningOperations, ActivityTaskOperations):
         """DescribeExecution (Standard executions; Express ones have no record on AWS either)."""
         req = _merge(request, fields)
         record = await self._execution(rq.need_str(req, "executionArn"))
-        return await self._execution_fields(_h.describe(record), record)
+        out = await self._execution_fields(_h.describe(record), record)
+        run = _maprun_api.map_run_of(self, record.arn)
+        if run is not None:
+            out["mapRunArn"] = run.arn
+        return out
 
     async def get_execution_history(self, request: Request | None = None, /, **fields: Any) -> Response:
         """GetExecutionHistory, paginated, optionally reversed or without payloads."""

@@ -23,9 +23,9 @@ What the sample does, and where it goes wrong as it would on AWS:
 
 What runs: everything above, except that the parent's Distributed Map runs INLINE with an
 ItemSelector that wraps each item as ItemBatcher would (Legato's Distributed Map does not
-batch yet). Two strict xfails record the gaps: the sample as written (Distributed Map with
-ItemBatcher) and the raw text of the part files (the embedded S3 provider JSON-encodes a
-string Body).
+batched before the Map Run work). The sample as written (Distributed Map with ItemBatcher)
+runs too. A strict xfail records the gap left: the raw text of the part files (the embedded
+S3 provider JSON-encodes a string Body).
 """
 
 from __future__ import annotations
@@ -312,7 +312,6 @@ def test_part_files_hold_the_body_text(tmp_path: Path, monkeypatch: pytest.Monke
     assert out["parts"][0].startswith('[{"discount_code":"CODE-0"')
 
 
-@pytest.mark.xfail(strict=True, reason="Legato's Distributed Map does not apply ItemBatcher yet")
 def test_distributed_map_as_written(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AGGREGATOR_API_KEY", KEY)
     out = asyncio.run(_run_sample(tmp_path, inline=False))

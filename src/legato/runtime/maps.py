@@ -2,8 +2,7 @@
 
 Inline Maps record MapIteration* events in the parent's history. A
 DISTRIBUTED Map runs each item as a child run with its own variables and records
-MapRun* events; reading items from S3, batching and result writing come with
-the Distributed Map work.
+MapRun* events: its Map Run lives in :mod:`legato.maprun.run`.
 """
 
 from __future__ import annotations
@@ -124,10 +123,9 @@ def _items(
     return items
 
 
-async def run_map(
-    interp: Interpreter, state: MapState, raw: Any, ctx: dict[str, Any], frame: Frame
-) -> list[Any]:
-    """Runs a Map state's items; returns the list of their outputs."""
+async def run_map(interp: Interpreter, state: MapState, raw: Any, ctx: dict[str, Any], frame: Frame) -> Any:
+    """Runs a Map state's items; returns the list of their outputs (or, for a
+    Distributed Map with a ResultWriter, the writer's result)."""
     from legato.runtime.interpreter import Frame, _select
 
     x = interp.x
@@ -137,7 +135,9 @@ async def run_map(
     else:
         effective = _select(state.input_path, raw, Scope(raw, ctx, frame.variables))
     scope = Scope(effective, ctx, frame.variables)
-    items = _items(interp, state, raw, effective, ctx, frame)
+    # A Distributed Map's ItemReader streams its items once the Map Run has started.
+    reads = state.mode == "DISTRIBUTED" and state.item_reader is not None
+    items = [] if reads else _items(interp, state, raw, effective, ctx, frame)
     max_conc = _number(
         interp,
         state.max_concurrency,
@@ -193,8 +193,10 @@ async def run_map(
         return interp._jsonata(selector, {"input": raw, "context": item_ctx}, frame, "ItemSelector"), item
 
     if distributed:
-        return await _run_distributed(
-            interp, state, items, item_input, frame, max_conc, tolerated_pct, tolerated_count
+        from legato.maprun.run import run_distributed
+
+        return await run_distributed(
+            interp, state, raw, scope, items, item_input, frame, max_conc, tolerated_pct, tolerated_count
         )
 
     results: list[Any] = [None] * len(items)
@@ -276,79 +278,3 @@ async def _run_all(count: int, max_conc: int, body: Any) -> None:
         exc = errors[0]
         assert exc is not None
         raise exc
-
-
-async def _run_distributed(
-    interp: Interpreter,
-    state: MapState,
-    items: list[Any],
-    item_input: Any,
-    frame: Frame,
-    max_conc: int,
-    tolerated_pct: float | None,
-    tolerated_count: int | None,
-) -> list[Any]:
-    from legato.runtime.interpreter import Frame
-
-    x = interp.x
-    services = interp.services
-    label = state.label or services.ids.uuid()
-    sm_name = x.info.state_machine_name
-    map_run_arn = (
-        f"arn:aws:states:{services.region}:{services.account}:mapRun:{sm_name}/{label}:{services.ids.uuid()}"
-    )
-    frame.last = x.event(
-        "MapRunStarted", frame.last, "mapRunStartedEventDetails", {"mapRunArn": map_run_arn}, frame=frame.key
-    )
-    run_started = frame.last
-    results: list[Any] = [None] * len(items)
-    failures: list[StatesError] = []
-
-    async def child(index: int) -> None:
-        value, _item = item_input(index, items[index])
-        # A child run sees none of the parent's variables, and records its
-        # events in its own history, not the parent's.
-        shadow = _ShadowHistory(x)
-        sub = Frame({}, 0, None)
-        try:
-            results[index] = await shadow.run(interp, state, value, sub)
-        except StatesError as err:
-            failures.append(err)
-            results[index] = None
-
-    await _run_all(len(items), max_conc, child)
-    if failures:
-        limit_count = tolerated_count if tolerated_count is not None else 0
-        over_count = len(failures) > limit_count
-        over_pct = True
-        if tolerated_pct is not None:
-            over_pct = (len(failures) * 100.0 / max(1, len(items))) > tolerated_pct
-        if (tolerated_count is None or over_count) and (tolerated_pct is None or over_pct):
-            err = StatesError(
-                "States.ExceedToleratedFailureThreshold",
-                "The specified tolerated failure threshold was exceeded",
-            )
-            frame.last = x.event(
-                "MapRunFailed",
-                run_started,
-                "mapRunFailedEventDetails",
-                {"error": err.name, "cause": err.cause},
-                frame=frame.key,
-            )
-            raise err
-    frame.last = x.event("MapRunSucceeded", run_started, frame=frame.key)
-    frame.last = x.event("MapStateSucceeded", frame.last, frame=frame.key)
-    frame.last = run_started
-    return results
-
-
-class _ShadowHistory:
-    """Runs a child graph with its events kept out of the parent's history."""
-
-    def __init__(self, parent: Any) -> None:
-        self.parent = parent
-
-    async def run(self, interp: Interpreter, state: MapState, value: Any, frame: Frame) -> Any:
-        from legato.runtime.interpreter import Interpreter
-
-        return await Interpreter(self.parent.detached()).run_graph(state.processor, value, frame)

@@ -7,6 +7,7 @@ from typing import Any
 from legato.store.records import (
     ActivityRecord,
     ExecutionRecord,
+    MapRunRecord,
     StateMachineAliasRecord,
     StateMachineRecord,
     StateMachineVersionRecord,
@@ -25,6 +26,7 @@ class MemoryStore:
         self._versions: dict[str, StateMachineVersionRecord] = {}
         self._aliases: dict[str, StateMachineAliasRecord] = {}
         self._events: dict[str, dict[int, dict[str, Any]]] = {}
+        self._map_runs: dict[str, MapRunRecord] = {}
 
     async def put_state_machine(self, record: StateMachineRecord) -> None:
         """Inserts or replaces a state machine."""
@@ -136,3 +138,15 @@ class MemoryStore:
     async def delete_alias(self, arn: str) -> None:
         """Removes an alias (nothing happens when it does not exist)."""
         self._aliases.pop(arn, None)
+
+    async def put_map_run(self, record: MapRunRecord) -> None:
+        """Inserts or replaces a Map Run."""
+        self._map_runs[record.arn] = record
+
+    async def get_map_run(self, arn: str) -> MapRunRecord | None:
+        """The Map Run with this ARN, or ``None``."""
+        return self._map_runs.get(arn)
+
+    async def list_map_runs(self, execution_arn: str) -> list[MapRunRecord]:
+        """The Map Runs an execution started, oldest first."""
+        return [r for r in self._map_runs.values() if r.execution_arn == execution_arn]

@@ -123,6 +123,30 @@ class ActivityRecord:
     encryption_configuration: dict[str, Any]
 
 
+@dataclass(slots=True)
+class MapRunRecord:
+    """A Distributed Map's Map Run, as DescribeMapRun shows it.
+
+    ``item_counts`` and ``execution_counts`` hold the MapRunItemCounts and
+    MapRunExecutionCounts fields (``pending``, ``running``, ``succeeded``, ``failed``,
+    ``timedOut``, ``aborted``, ``total``, ``resultsWritten``).
+    """
+
+    arn: str
+    execution_arn: str
+    state_machine_arn: str
+    status: str
+    start_date: float
+    max_concurrency: int
+    tolerated_failure_percentage: float
+    tolerated_failure_count: int
+    item_counts: dict[str, int]
+    execution_counts: dict[str, int]
+    stop_date: float | None = None
+    redrive_count: int = 0
+    redrive_date: float | None = None
+
+
 class StoreUnavailable(ApiError):
     """The store could not write (its database is locked by another process, or its
     disk is full). Nothing of the failed write was kept; what was committed before stays.
@@ -227,6 +251,18 @@ class Store(Protocol):
 
     async def delete_alias(self, arn: str) -> None:
         """Removes an alias (nothing happens when it does not exist)."""
+        ...
+
+    async def put_map_run(self, record: MapRunRecord) -> None:
+        """Inserts or replaces a Map Run."""
+        ...
+
+    async def get_map_run(self, arn: str) -> MapRunRecord | None:
+        """The Map Run with this ARN, or ``None``."""
+        ...
+
+    async def list_map_runs(self, execution_arn: str) -> list[MapRunRecord]:
+        """The Map Runs an execution started, oldest first."""
         ...
 
     def append(self, execution_arn: str, event: dict[str, Any]) -> None:

@@ -31,6 +31,7 @@ from legato.store._writer import Writer, unavailable
 from legato.store.records import (
     ActivityRecord,
     ExecutionRecord,
+    MapRunRecord,
     StateMachineAliasRecord,
     StateMachineRecord,
     StateMachineVersionRecord,
@@ -103,6 +104,10 @@ VALUES (?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (arn) DO UPDATE SET state_machine_arn = excluded.state_machine_arn, name = excluded.name,
     routing = excluded.routing, creation_date = excluded.creation_date,
     description = excluded.description, update_date = excluded.update_date
+"""
+_PUT_MAP_RUN = """
+INSERT INTO map_runs (arn, execution_arn, body) VALUES (?, ?, ?)
+ON CONFLICT (arn) DO UPDATE SET execution_arn = excluded.execution_arn, body = excluded.body
 """
 _ALIAS_SELECT = (
     "SELECT arn, state_machine_arn, name, routing, creation_date, description, update_date FROM aliases"
@@ -181,6 +186,10 @@ def _version(row: tuple[Any, ...]) -> StateMachineVersionRecord:
         encryption_configuration=_json.loads(row[11]),
         description=row[12],
     )
+
+
+def _map_run_fields(record: MapRunRecord) -> dict[str, Any]:
+    return {name: getattr(record, name) for name in MapRunRecord.__slots__}
 
 
 def _alias(row: tuple[Any, ...]) -> StateMachineAliasRecord:
@@ -504,6 +513,27 @@ class SqliteStore:
     async def delete_alias(self, arn: str) -> None:
         """Removes an alias (nothing happens when it does not exist)."""
         await self._delete("aliases", arn)
+
+    async def put_map_run(self, record: MapRunRecord) -> None:
+        """Inserts or replaces a Map Run (its fields kept as one JSON document)."""
+        row = (record.arn, record.execution_arn, _dumps(_map_run_fields(record)))
+
+        def write(conn: sqlite3.Connection) -> None:
+            conn.execute(_PUT_MAP_RUN, row)
+
+        await self._writer.write(write)
+
+    async def get_map_run(self, arn: str) -> MapRunRecord | None:
+        """The Map Run with this ARN, or ``None``."""
+        rows = self._read("SELECT body FROM map_runs WHERE arn = ?", (arn,))
+        return MapRunRecord(**_json.loads(rows[0][0])) if rows else None
+
+    async def list_map_runs(self, execution_arn: str) -> list[MapRunRecord]:
+        """The Map Runs an execution started, oldest first."""
+        rows = self._read(
+            "SELECT body FROM map_runs WHERE execution_arn = ? ORDER BY rowid", (execution_arn,)
+        )
+        return [MapRunRecord(**_json.loads(r[0])) for r in rows]
 
     async def _delete(self, table: str, arn: str) -> None:
         def write(conn: sqlite3.Connection) -> None:

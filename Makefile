@@ -31,7 +31,7 @@ conformance: $(STAMP)
 		--expected-failures conformance/expected-failures.txt
 
 demo: $(STAMP)
-	$(VENV)/bin/legato demo
+	$(VENV)/bin/legato demo aggregator
 
 bench: $(STAMP)
 	$(PY) bench/run.py

@@ -38,6 +38,20 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--clock", choices=("virtual", "system"), default="virtual", help="default: virtual")
     run.add_argument("--json", action="store_true", help="print {status, output, error, cause} as JSON")
     run.add_argument("--trace", action="store_true", help="print each state entered and left, with timings")
+    run.add_argument(
+        "--progress-interval",
+        type=float,
+        default=5.0,
+        metavar="SECONDS",
+        help="when standard error is not a terminal, how often a Map Run's progress line is printed "
+        "(default: 5)",
+    )
+    run.add_argument(
+        "--executor",
+        metavar="EXECUTOR",
+        help="where Distributed Map children run: inprocess (default), dask-local (a local Dask cluster) "
+        "or dask://HOST:PORT (see docs/distributed-map.md)",
+    )
 
     validate = sub.add_parser("validate", help="check definitions and print their diagnostics")
     validate.add_argument("files", nargs="+", metavar="FILE")
@@ -69,6 +83,12 @@ def _parser() -> argparse.ArgumentParser:
         "responses (default: $SFN_MOCK_CONFIG; see docs/mocking.md)",
     )
     serve.add_argument("--clock", choices=("system", "virtual"), default="system", help="default: system")
+    serve.add_argument(
+        "--executor",
+        metavar="EXECUTOR",
+        help="where Distributed Map children run: inprocess (default), dask-local (a local Dask cluster) "
+        "or dask://HOST:PORT (see docs/distributed-map.md)",
+    )
     serve.add_argument("--region", default="us-east-1")
     serve.add_argument("--account", default="123456789012")
     serve.add_argument(
@@ -78,8 +98,12 @@ def _parser() -> argparse.ArgumentParser:
         "needed to listen on any address but loopback",
     )
 
-    demo = sub.add_parser("demo", help="run the bundled example workflow")
-    demo.add_argument("--trace", action="store_true", help="print each state entered and left")
+    demo = sub.add_parser("demo", help="run a bundled example: hello (default) or aggregator")
+    demo.add_argument("workflow", nargs="?", choices=("hello", "aggregator"), default="hello")
+    demo.add_argument("--trace", action="store_true", help="hello: print each state entered and left")
+    from legato.cli.demo import add_aggregator_arguments
+
+    add_aggregator_arguments(demo)
     from legato.cli.queues import add_parsers as add_messaging_parsers
 
     add_messaging_parsers(sub)
@@ -89,6 +113,9 @@ def _parser() -> argparse.ArgumentParser:
     from legato.cli.buckets import add_parser as add_buckets_parser
 
     add_buckets_parser(sub)
+    from legato.cli.executions import add_parser as add_executions_parser
+
+    add_executions_parser(sub)
     from legato.cli.graph import add_graph_parser
 
     add_graph_parser(sub)
@@ -131,10 +158,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             from legato.cli.tables import tables_command
 
             return tables_command(args)
+        if args.command == "executions":
+            from legato.cli.executions import executions_command
+
+            return executions_command(args)
         if args.command == "graph":
             from legato.cli.graph import graph_command
 
             return graph_command(args)
+        if args.command == "demo" and args.workflow == "aggregator":
+            from legato.cli.demo import aggregator_command
+
+            return aggregator_command(args)
         if args.command == "demo":
             from legato.cli.run import demo_command
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from legato import _json
 from legato.cli._common import UsageError, definition_text, input_text, load_functions, machine_name
+from legato.cli.progress import ProgressBoard, watch_engine
 from legato.engine import Engine
 from legato.errors import ApiError
 from legato.integrations.functions import FunctionRegistry
@@ -24,7 +25,11 @@ def run_command(args: argparse.Namespace) -> int:
     payload = input_text(args.input)
     functions = load_functions(args.functions)
     clock: Clock = VirtualClock() if args.clock == "virtual" else SystemClock()
-    result = asyncio.run(execute(text, payload, functions, clock, machine_name(args.file)))
+    from legato.cli.serve import map_executor
+
+    executor = map_executor(getattr(args, "executor", None), args.functions)
+    board = None if args.json else ProgressBoard(sys.stderr, interval=args.progress_interval)
+    result = asyncio.run(execute(text, payload, functions, clock, machine_name(args.file), executor, board))
     return report(result, as_json=args.json, trace=args.trace)
 
 
@@ -41,15 +46,36 @@ def demo_command(args: argparse.Namespace) -> int:
 
 
 async def execute(
-    definition: str, payload: str | None, functions: FunctionRegistry, clock: Clock, name: str
+    definition: str,
+    payload: str | None,
+    functions: FunctionRegistry,
+    clock: Clock,
+    name: str,
+    executor: Any = None,
+    progress: ProgressBoard | None = None,
 ) -> dict[str, Any]:
-    """Runs one execution on a fresh engine: its DescribeExecution plus ``history``."""
+    """Runs one execution on a fresh engine: its DescribeExecution plus ``history``.
+    ``executor`` runs Distributed Map children (None: in process); it is closed at the end.
+    With ``progress``, the execution's Map Runs are shown on it while it runs."""
     engine = Engine(clock=clock, functions=functions)
+    if executor is not None:
+        from legato.maprun.executors import install_executor
+
+        install_executor(engine.services, executor)
     try:
         sm = await engine.create_state_machine(name=name, definition=definition)
         started = await engine.start_execution(stateMachineArn=sm["stateMachineArn"], input=payload)
         arn = started["executionArn"]
-        result = await engine.wait_for_execution(arn)
+        watcher: asyncio.Task[None] | None = None
+        stop = asyncio.Event()
+        if progress is not None:
+            watcher = asyncio.create_task(watch_engine(engine, arn, progress, stop))
+        try:
+            result = await engine.wait_for_execution(arn)
+        finally:
+            stop.set()
+            if watcher is not None:
+                await watcher
         events: list[dict[str, Any]] = []
         token: str | None = None
         while True:
@@ -64,6 +90,8 @@ async def execute(
         raise UsageError(exc.message if exc.type == "InvalidDefinition" else str(exc)) from None
     finally:
         await engine.aclose()
+        if executor is not None:
+            await executor.aclose()
 
 
 def report(result: dict[str, Any], *, as_json: bool, trace: bool) -> int:

@@ -75,6 +75,7 @@ def serve_command(args: argparse.Namespace) -> int:
         except LegatoError as exc:
             raise UsageError(str(exc)) from None
     mock_config = _mock_config(getattr(args, "mock_config", None))
+    executor = map_executor(getattr(args, "executor", None), args.functions)
     engine = Engine(
         clock=clock,
         functions=functions,
@@ -84,6 +85,10 @@ def serve_command(args: argparse.Namespace) -> int:
         integrations=settings,
     )
 
+    if executor is not None:
+        from legato.maprun.executors import install_executor
+
+        install_executor(engine.services, executor)
     if mock_config is not None:
         from legato.runtime.mocks import install
 
@@ -102,12 +107,26 @@ def serve_command(args: argparse.Namespace) -> int:
         finally:
             await engine.aclose()
             await engine.store.aclose()
+            if executor is not None:
+                await executor.aclose()
 
     try:
         asyncio.run(main())
     except OSError as exc:
         raise UsageError(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}") from None
     return 0
+
+
+def map_executor(option: str | None, functions: str | None) -> Any:
+    """The Distributed Map executor of ``--executor`` (None: in process)."""
+    if option is None:
+        return None
+    from legato.maprun.executors import executor_from_option
+
+    try:
+        return executor_from_option(option, str(Path(functions).resolve()) if functions else None)
+    except (ValueError, RuntimeError) as exc:
+        raise UsageError(f"--executor: {exc}") from None
 
 
 def _mock_config(path: str | None) -> Any:

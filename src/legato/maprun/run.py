@@ -212,6 +212,7 @@ async def run_distributed(
 ) -> Any:
     """Runs a Distributed Map's Map Run; returns the Map state's result (the children's
     outputs in item order, or the ResultWriter's result)."""
+    from legato.maprun.executors import child_executor
     from legato.maprun.writer import ChildResult, ResultWriter
 
     x = interp.x
@@ -288,6 +289,7 @@ async def run_distributed(
     arn_base = f"arn:aws:states:{services.region}:{services.account}:{prefix}:{child_sm_name}:"
     tasks: set[asyncio.Task[None]] = set()
     crashed: list[BaseException] = []
+    executor = child_executor(services, x.info.execution_arn)
 
     async def child(index: int, value: Any) -> None:
         nonlocal failures
@@ -298,7 +300,8 @@ async def run_distributed(
         reused = previous.by_index.get(index) if previous is not None else None
         if reused is not None and reused.status == "SUCCEEDED":
             # Redrive reruns only the children that failed or did not run.
-            results[index] = reused.output
+            if writer is None:
+                results[index] = reused.output
             run.by_index[index] = reused
             run.children[reused.arn] = reused
             run.count("pending", size, -1)
@@ -326,7 +329,10 @@ async def run_distributed(
         run.count("pending", size, -1)
         run.count("running", size)
         try:
-            await ex.run()
+            if executor is None:
+                await ex.run()
+            else:
+                await executor.run(ex)
         finally:
             _share_mocks(services, x.info.execution_arn, arn, drop=True)
             run.count("running", size, -1)
@@ -370,7 +376,9 @@ async def run_distributed(
                     await run.wake.wait()
                 if crashed:
                     break
-                results.append(None)
+                if writer is None:
+                    # With a ResultWriter the results go to S3: no slot per item is kept.
+                    results.append(None)
                 run.count("total", 1 if not batched else len(value.get("Items", ())))
                 run.count("pending", 1 if not batched else len(value.get("Items", ())))
                 task = asyncio.ensure_future(child(index, value))

@@ -151,3 +151,36 @@ def test_check_basic() -> None:
         "Basic " + base64.b64encode(b"nocolon").decode(),
     ):
         assert check_basic(KEYS, header) is None
+
+
+DISTRIBUTED = {
+    "StartAt": "M",
+    "States": {
+        "M": {
+            "Type": "Map",
+            "ItemProcessor": {
+                "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+                "StartAt": "P",
+                "States": {"P": {"Type": "Pass", "End": True}},
+            },
+            "End": True,
+        }
+    },
+}
+
+
+def test_the_execution_view_lists_map_runs_with_their_children() -> None:
+    async def body(client: TestClient[Any, Any], engine: Engine) -> None:
+        arn = await _machine(engine, DISTRIBUTED)
+        ex = (await engine.start_execution(stateMachineArn=arn, input="[1, 2, 3]"))["executionArn"]
+        await engine.wait_for_execution(ex)
+        response = await client.get("/console/api/execution", params={"arn": ex})
+        assert response.status == 200
+        runs = (await response.json())["mapRuns"]
+        assert len(runs) == 1
+        assert runs[0]["status"] == "SUCCEEDED"
+        assert runs[0]["itemCounts"]["succeeded"] == 3 and runs[0]["itemCounts"]["total"] == 3
+        children = runs[0]["childExecutions"]
+        assert len(children) == 3 and {c["status"] for c in children} == {"SUCCEEDED"}
+
+    _with_client(body)

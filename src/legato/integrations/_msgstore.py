@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+import time
+import uuid
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -104,3 +106,22 @@ def store_for(settings: IntegrationSettings) -> MessagingStore:
         settings.state["messaging.store"] = store
     assert isinstance(store, MessagingStore)
     return store
+
+
+class Provider:
+    """What the SQS, SNS and EventBridge providers share: their store, where they are
+    (region and account, for ARNs and URLs), their clock and their id source."""
+
+    def __init__(
+        self,
+        store: MessagingStore,
+        region: str = "us-east-1",
+        account: str = "123456789012",
+        now: Callable[[], float] = time.time,
+        new_id: Callable[[], str] = lambda: str(uuid.uuid4()),
+    ) -> None:
+        self.store = store
+        self.region = region
+        self.account = account
+        self._now = now
+        self._new_id = new_id

@@ -12,16 +12,13 @@ The ``default`` bus always exists; other buses are made with :meth:`EventBridge.
 from __future__ import annotations
 
 import logging
-import time
-import uuid
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from legato import _json
 from legato.errors import LegatoError, StatesError
-from legato.integrations._msgstore import MessagingStore, store_at, store_for
+from legato.integrations._msgstore import Provider, store_at, store_for
 from legato.integrations.aws_sdk import embedded
 from legato.integrations.registry import TaskCall, integration
 from legato.runtime.services import DEFAULT_ACCOUNT, DEFAULT_REGION
@@ -41,22 +38,8 @@ def _bus_name(value: Any) -> str:
     return text.split("event-bus/", 1)[1] if "event-bus/" in text else text
 
 
-class EventBridge:
+class EventBridge(Provider):
     """Event buses, the events put on them, and rules, with EventBridge's semantics."""
-
-    def __init__(
-        self,
-        store: MessagingStore,
-        region: str = DEFAULT_REGION,
-        account: str = DEFAULT_ACCOUNT,
-        now: Callable[[], float] = time.time,
-        new_id: Callable[[], str] = lambda: str(uuid.uuid4()),
-    ) -> None:
-        self.store = store
-        self.region = region
-        self.account = account
-        self._now = now
-        self._new_id = new_id
 
     @classmethod
     def at(

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 from legato import _json
 from legato.errors import LegatoError, StatesError
 from legato.integrations._aws_response import sdk_metadata
-from legato.integrations._msgstore import MessagingStore, store_at, store_for
+from legato.integrations._msgstore import MessagingStore, Provider, store_at, store_for
 from legato.integrations.aws_sdk import AwsServiceError, embedded
 from legato.integrations.registry import TaskCall, integration
 from legato.integrations.sqs import Sqs, SqsError, message_body, queue_url
@@ -81,7 +81,7 @@ def _not_found() -> SnsError:
     return SnsError("NotFoundException", "NotFound", "Topic does not exist", 404)
 
 
-class Sns:
+class Sns(Provider):
     """Topics and subscriptions in one messaging store, with SNS's API semantics."""
 
     def __init__(
@@ -93,11 +93,7 @@ class Sns:
         new_id: Callable[[], str] = lambda: str(uuid.uuid4()),
         clock: Clock | None = None,
     ) -> None:
-        self.store = store
-        self.region = region
-        self.account = account
-        self._now = now
-        self._new_id = new_id
+        super().__init__(store, region, account, now, new_id)
         self._clock = clock
         self.deliveries: set[asyncio.Task[None]] = set()
         """HTTP deliveries still under way (in an event loop)."""

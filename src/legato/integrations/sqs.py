@@ -24,8 +24,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
-import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,7 +33,7 @@ from urllib.parse import urlsplit
 from legato import _json
 from legato.errors import LegatoError, StatesError
 from legato.integrations._aws_response import sdk_metadata
-from legato.integrations._msgstore import MessagingStore, store_at, store_for
+from legato.integrations._msgstore import Provider, store_at, store_for
 from legato.integrations.aws_sdk import AwsServiceError, embedded
 from legato.integrations.registry import TaskCall, integration
 from legato.runtime.services import DEFAULT_ACCOUNT, DEFAULT_REGION
@@ -164,22 +162,8 @@ class Queue:
         return float(self.attributes.get(key, _DEFAULTS.get(key, "0")))
 
 
-class Sqs:
+class Sqs(Provider):
     """Queues and messages in one messaging store, with SQS's API semantics."""
-
-    def __init__(
-        self,
-        store: MessagingStore,
-        region: str = DEFAULT_REGION,
-        account: str = DEFAULT_ACCOUNT,
-        now: Callable[[], float] = time.time,
-        new_id: Callable[[], str] = lambda: str(uuid.uuid4()),
-    ) -> None:
-        self.store = store
-        self.region = region
-        self.account = account
-        self._now = now
-        self._new_id = new_id
 
     @classmethod
     def at(cls, data_dir: str | Path, region: str = DEFAULT_REGION, account: str = DEFAULT_ACCOUNT) -> Sqs:

@@ -106,7 +106,7 @@ async def recover(engine: Engine) -> int:
     does not run: each replays its recorded events and carries on. Returns how many."""
     from legato.runtime.execution import Execution, ExecutionInfo
 
-    count = 0
+    resumed: list[tuple[ExecutionRecord, Execution]] = []
     for record in await engine.store.running_executions():
         if record.type != "STANDARD" or record.runtime is not None:
             continue
@@ -138,9 +138,12 @@ async def recover(engine: Engine) -> int:
         record.runtime = ex
         _h.absorb(record)
         await engine.store.put_execution(record)
+        resumed.append((record, ex))
+        log.info("resuming execution %s (%d recorded events)", record.arn, len(recorded))
+    # Every execution has its runtime before any of them runs: a parent that waits for a
+    # child it started before the restart (.sync) finds the child running again.
+    for record, ex in resumed:
         task = asyncio.create_task(engine._drive(record, ex), name=f"legato-resume:{record.arn}")
         engine._tasks.add(task)
         task.add_done_callback(engine._tasks.discard)
-        log.info("resuming execution %s (%d recorded events)", record.arn, len(recorded))
-        count += 1
-    return count
+    return len(resumed)

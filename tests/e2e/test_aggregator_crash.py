@@ -241,11 +241,8 @@ def test_kill_9_mid_run_still_gives_the_exact_dataset(crash_run: CrashRun) -> No
 @pytest.mark.xfail(
     strict=True,
     reason=(
-        "a resumed states:startExecution.sync Task whose TaskSubmitted was recorded starts a second "
-        "child execution instead of waiting again for the recorded ExecutionArn "
-        "(legato.integrations.states.start_execution never sees the replayed TaskSubmitted), so every "
-        "location in flight at the kill is extracted twice (the dataset stays exact only because the "
-        "part files' keys are deterministic)"
+        "the Distributed Map's Standard children are not journaled: after the restart the Map Run "
+        "starts the children that were running again, and with them a second extraction execution"
     ),
 )
 def test_kill_9_mid_run_extracts_each_location_once(crash_run: CrashRun) -> None:

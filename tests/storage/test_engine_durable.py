@@ -232,3 +232,73 @@ def test_journal_waits_through_a_full_disk(backend: Backend) -> None:
         await engine.aclose()
 
     run(go())
+
+
+def test_sync_child_is_waited_for_again_after_a_restart(backend: Backend) -> None:
+    """A ``states:startExecution.sync:2`` Task interrupted while its child ran waits for that
+    same child after the restart: no second child is started."""
+    backend.require_durable()
+
+    async def first() -> tuple[str, str]:
+        store = backend.open()
+        engine = Engine(store=store, clock=SystemClock())
+        child = await engine.create_state_machine(
+            name="child",
+            definition=json.dumps(
+                {
+                    "StartAt": "Sleep",
+                    "States": {
+                        "Sleep": {"Type": "Wait", "Seconds": 3600, "Next": "Done"},
+                        "Done": {"Type": "Pass", "Result": {"child": "done"}, "End": True},
+                    },
+                }
+            ),
+        )
+        parent = await engine.create_state_machine(
+            name="parent",
+            definition=json.dumps(
+                {
+                    "StartAt": "Run",
+                    "States": {
+                        "Run": {
+                            "Type": "Task",
+                            "Resource": "arn:aws:states:::states:startExecution.sync:2",
+                            "Parameters": {"StateMachineArn": child["stateMachineArn"], "Input": {}},
+                            "OutputPath": "$.Output",
+                            "End": True,
+                        }
+                    },
+                }
+            ),
+        )
+        started = await engine.start_execution(stateMachineArn=parent["stateMachineArn"])
+        arn = started["executionArn"]
+        for _ in range(500):
+            listed = await engine.list_executions(stateMachineArn=child["stateMachineArn"])
+            if listed["executions"]:
+                child_arn = listed["executions"][0]["executionArn"]
+                events = (await engine.get_execution_history(executionArn=child_arn))["events"]
+                if events and events[-1]["type"] == "WaitStateEntered":
+                    break
+            await asyncio.sleep(0.01)
+        await engine.aclose()
+        await store.aclose()
+        return arn, child["stateMachineArn"]
+
+    arn, child_sm = run(first())
+
+    async def second() -> None:
+        store = backend.open()
+        engine = Engine(store=store, clock=VirtualClock())
+        assert await engine.recover() == 2
+        described = await engine.wait_for_execution(arn, 10)
+        assert described["status"] == "SUCCEEDED", described
+        assert json.loads(described["output"]) == {"child": "done"}
+        children = (await engine.list_executions(stateMachineArn=child_sm))["executions"]
+        assert [c["status"] for c in children] == ["SUCCEEDED"]
+        types = [e["type"] for e in (await engine.get_execution_history(executionArn=arn))["events"]]
+        assert types.count("TaskSubmitted") == 1 and types.count("TaskScheduled") == 1
+        await engine.aclose()
+        await store.aclose()
+
+    run(second())

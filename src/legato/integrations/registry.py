@@ -50,6 +50,10 @@ class TaskCall:
     submitted: Callable[[Any], None] | None = None
     """For a ``.sync`` handler: records ``TaskSubmitted`` with what starting the job returned
     (call it once the job has started, before waiting for it)."""
+    resumed: Any = None
+    """For a ``.sync`` handler whose ``TaskSubmitted`` an earlier run recorded (the engine
+    restarted while the job ran): what starting the job returned then. The handler waits
+    for that job again instead of starting another."""
 
 
 Handler = Callable[[TaskCall], Awaitable[Any]]

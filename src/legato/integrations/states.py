@@ -213,6 +213,11 @@ async def _wait_child(call: TaskCall, engine: Any, arn: str) -> Any:
 async def start_execution(call: TaskCall) -> Any:
     """``states:startExecution`` in all three patterns (see the module's docstring)."""
     engine = engine_of(call)
+    resumed = call.resumed
+    if isinstance(resumed, dict) and isinstance(resumed.get("ExecutionArn"), str):
+        # The engine restarted while this Task waited: wait for the child it started then.
+        with contextlib.suppress(ApiError):
+            return await _wait_child(call, engine, resumed["ExecutionArn"])
     request = _request(call)
     try:
         # The engine may wait for its store's thread: that is work, not idle time.

@@ -14,7 +14,7 @@ import threading
 import traceback
 from collections.abc import Awaitable, Callable
 from contextlib import ExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -318,6 +318,13 @@ async def run_task(interp: Interpreter, state: TaskState, raw: Any, ctx: dict[st
     frame.last = x.event(family.scheduled[0], frame.last, family.scheduled[1], scheduled, frame=frame.key)
     started_key = family.started[1] if tags else None  # LambdaFunctionStarted has no details
     frame.last = x.event(family.started[0], frame.last, started_key, tags or None, frame=frame.key)
+    if resource.kind == "service" and resource.pattern in ("sync", "sync:2") and x.replay is not None:
+        submitted = x.replay.take_any(frame.key, ("TaskSubmitted",))
+        if submitted is not None:
+            frame.last = int(submitted["id"])
+            if mocked is None and handler is not None:
+                call = replace(call, resumed=_json.loads(submitted["taskSubmittedEventDetails"]["output"]))
+                work = partial(handler, call)
     found, recorded = _recorded_outcome(x, frame, family)
     if found:
         return recorded

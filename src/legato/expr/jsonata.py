@@ -70,6 +70,15 @@ UNDEFINED: Final = _Undefined()
 """JSONata's *undefined* (no value at all), as opposed to JSON ``null`` (``None``)."""
 
 
+class _Function:
+    def __repr__(self) -> str:
+        return "FUNCTION"
+
+
+FUNCTION: Final = _Function()
+"""What a program gives for an expression whose value is a function (not a JSON value)."""
+
+
 class JsonataSyntaxError(ValueError):
     """A JSONata expression that does not parse.
 
@@ -236,7 +245,7 @@ class _Program:
     undefined, and ``t<i> = 'function'`` tells a function from ``null``.
     """
 
-    __slots__ = ("_binding_states", "_data_mode", "_names", "_states_parts", "count", "text")
+    __slots__ = ("_binding_states", "_data_mode", "_fast", "_names", "_states_parts", "count", "text")
 
     def __init__(self, analyses: list[_support.Analysis]) -> None:
         self.count = len(analyses)
@@ -257,6 +266,17 @@ class _Program:
             self._data_mode = False
             self.text = self._build(analyses)
             _compiled(self.text)
+        # In data mode the values alone come first (half the work): an undefined value
+        # is a missing key; a null may also be a function, which only the typed program
+        # tells apart, so a null sends the call to it.
+        self._fast: str | None = None
+        if self._data_mode:
+            fast = self._build_untyped(analyses)
+            try:
+                _compiled(fast)
+                self._fast = fast
+            except ValueError:
+                pass
 
     def _build(self, analyses: list[_support.Analysis]) -> str:
         parts = ["("]
@@ -270,24 +290,57 @@ class _Program:
         parts.append("{" + ", ".join(fields) + "})")
         return "".join(parts)
 
-    def run(
-        self, states: Mapping[str, Any], variables: Mapping[str, Any], now: float | None
-    ) -> dict[str, Any]:
-        """Evaluates the program; raises :class:`_Failure` on a JSONata error."""
+    def _build_untyped(self, analyses: list[_support.Analysis]) -> str:
+        parts = ["("]
+        if any(a.uses_string for a in analyses):
+            parts.append(_support.STRING_PRELUDE)
+        fields = []
+        for i, a in enumerate(analyses):
+            body = a.data_text if a.data_text is not None else a.binding_text
+            fields.append(f'"v{i}": ({body})')
+        parts.append("{" + ", ".join(fields) + "})")
+        return "".join(parts)
+
+    def run(self, states: Mapping[str, Any], variables: Mapping[str, Any], now: float | None) -> list[Any]:
+        """Evaluates the program: each expression's value, :data:`UNDEFINED` when it gave
+        nothing, :data:`FUNCTION` when it gave a function. Raises :class:`_Failure` on a
+        JSONata error."""
         bindings = {name: variables[name] for name in self._names if name in variables}
         _support.set_clock(now)
         try:
-            return self._call(states, bindings)
+            return self._values(states, bindings)
         except (TypeError, OverflowError):
             # Values jsonatapy cannot take (integers beyond 64 bits, tuples ...):
             # convert them as JavaScript would see them, then try once more.
-            return self._call(_plain(states), _plain(bindings))
+            return self._values(_plain(states), _plain(bindings))
 
-    def _call(self, states: Mapping[str, Any], bindings: dict[str, Any]) -> dict[str, Any]:
-        program = _compiled(self.text)
+    def _values(self, states: Mapping[str, Any], bindings: dict[str, Any]) -> list[Any]:
+        if self._fast is not None:
+            raw = self._call(states, bindings, self._fast)
+            values = [raw.get(f"v{i}", UNDEFINED) for i in range(self.count)]
+            if None not in values:
+                return values
+        raw = self._call(states, bindings, self.text)
+        out = []
+        for i in range(self.count):
+            json_type = raw.get(f"t{i}")
+            out.append(
+                UNDEFINED if json_type is None else FUNCTION if json_type == "function" else raw[f"v{i}"]
+            )
+        return out
+
+    def _call(self, states: Mapping[str, Any], bindings: dict[str, Any], text: str) -> dict[str, Any]:
+        program = _compiled(text)
         try:
             if self._data_mode:
-                data = {_support.STATES_KEY: states if isinstance(states, dict) else dict(states)}
+                # Only the parts of `$states` the expressions read cross into jsonatapy
+                # (the context object can be large: it holds the execution's input).
+                parts = self._states_parts
+                if parts is None:
+                    doc = states if isinstance(states, dict) else dict(states)
+                else:
+                    doc = {k: states[k] for k in parts if k in states}
+                data = {_support.STATES_KEY: doc}
                 result: dict[str, Any] = program.evaluate(data, bindings or None)
                 return result
             if self._binding_states:
@@ -309,11 +362,6 @@ class _Program:
             if isinstance(exc, KeyboardInterrupt | SystemExit | GeneratorExit):
                 raise
             raise RuntimeError(f"jsonatapy failed: {type(exc).__name__}: {exc}") from exc
-
-    @property
-    def copies_needed(self) -> bool:
-        """Results read from the input document may share its dicts and lists."""
-        return self._data_mode
 
 
 def _plain(value: Any) -> Any:
@@ -375,6 +423,9 @@ class JsonataExpression:
     ) -> Any:
         """Evaluates the expression; returns :data:`UNDEFINED` when it yields nothing.
 
+        The value may share dicts and lists with ``states`` and ``variables``: the engine
+        never changes a JSON value in place (as with JSONPath's selections).
+
         ``field`` names the field in error messages; ``now`` is the clock's epoch
         seconds for ``$now()``/``$millis()`` (``None``: real time). Raises
         :class:`EvaluationError` (``States.QueryEvaluationError``) when JSONata
@@ -382,15 +433,12 @@ class JsonataExpression:
         """
         program = self._run
         try:
-            result = program.run(states, variables, now)
+            value = program.run(states, variables, now)[0]
         except _Failure as failure:
             raise _runtime_error(self.text, field, failure.code, failure.message) from None
-        if "t0" not in result:
-            return UNDEFINED
-        if result["t0"] == "function":
+        if value is FUNCTION:
             raise _unsupported_error(self.text, field)
-        value = result["v0"]
-        return _copy(value) if program.copies_needed else value
+        return value
 
     def undefined_error(self, field: str) -> EvaluationError:
         """The error Step Functions reports when this expression yields nothing for a
@@ -482,19 +530,15 @@ class JsonataTemplate:
             self._program = _Program([expr._analysis for expr, _ in self._leaves])
         program = self._program
         try:
-            result = program.run(states, variables, now)
+            values = program.run(states, variables, now)
         except _Failure:
             # Evaluate one by one, in order, to name the expression that fails.
             return self._build(self._node, self._one_by_one(states, variables, field, now))
-        values = []
-        for i, (expr, suffix) in enumerate(self._leaves):
-            json_type = result.get(f"t{i}")
-            if json_type is None:
+        for (expr, suffix), value in zip(self._leaves, values, strict=True):
+            if value is UNDEFINED:
                 raise expr.undefined_error(field + suffix)
-            if json_type == "function":
+            if value is FUNCTION:
                 raise _unsupported_error(expr.text, field + suffix)
-            value = result[f"v{i}"]
-            values.append(_copy(value) if program.copies_needed else value)
         return self._build(self._node, values)
 
     def _one_by_one(

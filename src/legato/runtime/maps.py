@@ -17,6 +17,7 @@ from legato.expr.jsonata import JsonataTemplate, unexpected_type_error
 from legato.expr.paths import Path, PathNotFound, VariableNotFound
 from legato.expr.scope import Scope
 from legato.expr.template import Template
+from legato.runtime.eager import start
 
 if TYPE_CHECKING:
     from legato.runtime.interpreter import Frame, Interpreter
@@ -247,7 +248,11 @@ async def run_map(interp: Interpreter, state: MapState, raw: Any, ctx: dict[str,
 
 
 async def _run_all(count: int, max_conc: int, body: Any) -> None:
-    """Runs ``body(i)`` for every index with at most ``max_conc`` at once (0: no limit)."""
+    """Runs ``body(i)`` for every index with at most ``max_conc`` at once (0: no limit).
+
+    Each worker starts on the spot (see :mod:`legato.runtime.eager`): iterations that
+    never wait run one after another with no task at all, in the order tasks would run them.
+    """
     if count == 0:
         return
     workers = count if not max_conc or max_conc <= 0 else min(count, max_conc)
@@ -261,20 +266,33 @@ async def _run_all(count: int, max_conc: int, body: Any) -> None:
             next_index += 1
             await body(i)
 
-    tasks = [asyncio.ensure_future(worker()) for _ in range(workers)]
+    tasks: list[asyncio.Task[Any]] = []
+    errors: list[BaseException] = []
+    for _ in range(workers):
+        if next_index >= count:
+            break  # the workers started so far took every item
+        started = start(worker())
+        if started.task is not None:
+            tasks.append(started.task)
+        elif started.error is not None:
+            errors.append(started.error)
+    pending: set[asyncio.Task[Any]] = set(tasks)
     try:
-        done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+        if tasks and not errors:
+            done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+            errors = [
+                t.exception() or Exception()
+                for t in tasks
+                if t in done and not t.cancelled() and t.exception() is not None
+            ]
     except asyncio.CancelledError:
         for t in tasks:
             t.cancel()
         raise
-    errors = [t.exception() for t in done if not t.cancelled() and t.exception() is not None]
     if errors:
-        failure.append(errors[0] or Exception())
+        failure.append(errors[0])
         for t in pending:
             t.cancel()
         if pending:
             await asyncio.gather(*pending, return_exceptions=True)
-        exc = errors[0]
-        assert exc is not None
-        raise exc
+        raise errors[0]

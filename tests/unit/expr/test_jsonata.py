@@ -143,19 +143,44 @@ def test_expression_text_is_trimmed_and_cached() -> None:
     assert compile_expression("$a + 1") is compile_expression("$a + 1")
 
 
-def test_results_never_alias_inputs() -> None:
-    states = {"input": {"obj": {"k": [1, 2]}}}
-    value = evaluate("$states.input.obj", states)
-    assert value == {"k": [1, 2]}
-    value["k"].append(3)
-    assert states["input"]["obj"] == {"k": [1, 2]}
-    template = compile_template({"x": "{% $states.input.obj %}", "y": "{% $v %}"})
-    variables = {"v": [1]}
-    out = template.evaluate(states, variables, field="Output")
-    out["x"]["k"].append(4)
-    out["y"].append(2)
-    assert states["input"]["obj"] == {"k": [1, 2]}
-    assert variables["v"] == [1]
+def test_shared_results_are_never_changed_in_place() -> None:
+    """JSONata results may share dicts and lists with the input and the variables (no copy
+    is made); the engine never changes a JSON value in place, so what one state read stays
+    as it was while later states build on it (ResultPath, Assign, Parameters)."""
+    import legato
+
+    definition = {
+        "StartAt": "Pick",
+        "States": {
+            "Pick": {
+                "Type": "Pass",
+                "QueryLanguage": "JSONata",
+                "Assign": {"kept": "{% $states.input.obj %}"},
+                "Output": "{% $states.input.obj %}",
+                "Next": "Place",
+            },
+            "Place": {
+                "Type": "Pass",
+                "Result": "new",
+                "ResultPath": "$.k[0]",
+                "Next": "Both",
+            },
+            "Both": {
+                "Type": "Pass",
+                "QueryLanguage": "JSONata",
+                "Output": {"now": "{% $states.input %}", "kept": "{% $kept %}"},
+                "End": True,
+            },
+        },
+    }
+    result = legato.run(definition, {"obj": {"k": [1, 2]}})
+    assert result.output == {"now": {"k": ["new", 2]}, "kept": {"k": [1, 2]}}
+    entered = [
+        json.loads(e["stateEnteredEventDetails"]["input"])
+        for e in result.history
+        if "stateEnteredEventDetails" in e
+    ]
+    assert entered == [{"obj": {"k": [1, 2]}}, {"k": [1, 2]}, {"k": ["new", 2]}]
 
 
 def test_big_numbers() -> None:

@@ -13,10 +13,18 @@ if TYPE_CHECKING:
 __all__ = ["sdk_metadata", "service_error"]
 
 
-def sdk_metadata(services: Services, content_type: str, length: int) -> dict[str, Any]:
-    """``SdkHttpMetadata`` and ``SdkResponseMetadata`` of a 200 response of ``length`` bytes."""
-    request_id = services.ids.uuid()
-    date = formatdate(services.clock.time(), usegmt=True)
+def sdk_metadata(
+    services: Services,
+    content_type: str,
+    length: int,
+    *,
+    request_id: str | None = None,
+    date: str | None = None,
+) -> dict[str, Any]:
+    """``SdkHttpMetadata`` and ``SdkResponseMetadata`` of a 200 response of ``length`` bytes
+    (a real response's request id and date when given)."""
+    request_id = request_id or services.ids.uuid()
+    date = date or formatdate(services.clock.time(), usegmt=True)
     size = str(length)
     return {
         "SdkHttpMetadata": {

@@ -13,6 +13,10 @@ Routing, decided on every call for the Task's SERVICE (the name in the ARN: ``s3
 4. otherwise the Task fails with ``States.Runtime`` and a cause saying how to configure
    the service.
 
+The optimised integrations of a routed service (``sqs:sendMessage``, ``events:putEvents``
+...) go through the same clients with :func:`sdk_call`; :mod:`legato.integrations._remote`
+maps their requests, results and errors.
+
 Embedded providers (the interface other integrations use)
 ---------------------------------------------------------
 
@@ -89,10 +93,12 @@ if TYPE_CHECKING:
 __all__ = [
     "SERVICES",
     "AwsServiceError",
+    "SdkResponse",
     "ServiceInfo",
     "aws_sdk_task",
     "embedded",
     "register_service",
+    "sdk_call",
     "sdk_error",
     "sdk_timestamp",
     "service_info",
@@ -291,9 +297,9 @@ router("aws-sdk", aws_sdk_task)
 # -- the boto3 passthrough
 
 
-def _client(services: Services, info: ServiceInfo, config: dict[str, Any]) -> Any:
+def _client(services: Services, info: ServiceInfo, config: dict[str, Any], validate: bool = True) -> Any:
     """A boto3 client for the configured service, made once per configuration."""
-    key = ("aws_sdk.client", info.boto3_name, json.dumps(config, sort_keys=True, default=str))
+    key = ("aws_sdk.client", info.boto3_name, json.dumps(config, sort_keys=True, default=str), validate)
     clients: dict[Any, Any] = services.integrations.state.setdefault("aws_sdk.clients", {})
     with _LOCK:
         client = clients.get(key)
@@ -315,7 +321,10 @@ def _client(services: Services, info: ServiceInfo, config: dict[str, Any]) -> An
                 )
             return value
 
-        options: dict[str, Any] = {"retries": {"max_attempts": 1, "mode": "standard"}}
+        options: dict[str, Any] = {
+            "retries": {"max_attempts": 1, "mode": "standard"},
+            "parameter_validation": validate,
+        }
         endpoint = config.get("endpoint_url")
         if info.boto3_name == "s3":
             style = config.get("addressing_style") or ("path" if endpoint else "auto")
@@ -406,7 +415,8 @@ def _client_error(info: ServiceInfo, exc: Any) -> StatesError:
     error = response.get("Error") or {}
     meta = response.get("ResponseMetadata") or {}
     status = int(meta.get("HTTPStatusCode") or 400)
-    code = str(error.get("Code") or status)
+    # A query-compatible service (SQS) puts its legacy code in Code and the modeled error in QueryErrorCode.
+    code = str(error.get("QueryErrorCode") or error.get("Code") or status)
     message = error.get("Message")
     if code.isdigit() and not message:  # HEAD errors carry no body
         code, message = {"404": ("NoSuchKey" if info.name == "s3" else "NotFound", None)}.get(
@@ -425,42 +435,84 @@ def _client_error(info: ServiceInfo, exc: Any) -> StatesError:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class SdkResponse:
+    """What a boto3 call returned."""
+
+    output: dict[str, Any]
+    """The response as Step Functions shows it: PascalCase members, ISO-8601 timestamps."""
+    raw: dict[str, Any]
+    """botocore's parsed response (datetimes as datetimes), without ``ResponseMetadata``."""
+    request_id: str | None
+    """The service's request id."""
+    headers: dict[str, str]
+    """The HTTP response headers (names in lower case)."""
+
+
+async def sdk_call(
+    services: Services,
+    service: str,
+    action: str,
+    params: dict[str, Any],
+    config: dict[str, Any],
+    *,
+    validate: bool = True,
+) -> SdkResponse:
+    """Calls ``action`` of ``service`` (its name in aws-sdk ARNs) through boto3 with the
+    service's settings, in the engine's thread pool.
+
+    ``params`` are matched to the operation's input shape case-insensitively; with
+    ``validate=False`` parameters the operation does not know are dropped and the rest go
+    unchecked to the service, which answers as it would to the AWS SDK for Java (the
+    optimised integrations). botocore's exceptions (``ClientError``, ``BotoCoreError``)
+    propagate.
+    """
+    info = service_info(service)
+
+    def invoke() -> SdkResponse:
+        client = _client(services, info, config, validate)
+        operation = _operation(client, info, action)
+        kwargs = _to_request(params, operation.input_shape)
+        if not validate and operation.input_shape is not None:
+            kwargs = {k: v for k, v in kwargs.items() if k in operation.input_shape.members}
+        response = dict(getattr(client, _snake(operation.name))(**kwargs))
+        meta = response.pop("ResponseMetadata", None) or {}
+        return SdkResponse(
+            output=_from_response(response, operation.output_shape),
+            raw=response,
+            request_id=meta.get("RequestId"),
+            headers=dict(meta.get("HTTPHeaders") or {}),
+        )
+
+    loop = asyncio.get_running_loop()
+    with services.clock.busy():
+        return await loop.run_in_executor(services.executor, invoke)
+
+
 async def _passthrough(call: TaskCall, info: ServiceInfo, config: dict[str, Any]) -> Any:
+    from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError
+
     params = call.parameters if call.parameters is not None else {}
     if not isinstance(params, dict):
         raise StatesError(
             "States.Runtime", f"The Parameters of an aws-sdk:{info.name} Task must be an object."
         )
-    services = call.services
-
-    def invoke() -> Any:
-        from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError
-
-        client = _client(services, info, config)
-        operation = _operation(client, info, call.action)
-        kwargs = _to_request(params, operation.input_shape)
-        method = getattr(client, _snake(operation.name))
-        try:
-            response = method(**kwargs)
-            return _from_response(response, operation.output_shape)
-        except ClientError as exc:
-            raise _client_error(info, exc) from None
-        except ParamValidationError as exc:
-            raise sdk_error(
-                info.name,
-                f"{info.error_prefix}Exception",
-                str(exc).replace("\n", " "),
-                400,
-                request_id="null",
-            ) from None
-        except BotoCoreError as exc:
-            raise StatesError(
-                f"{info.error_prefix}.SdkClientException", f"Unable to execute HTTP request: {exc}"
-            ) from None
-
-    loop = asyncio.get_running_loop()
-    with services.clock.busy():
-        return await loop.run_in_executor(services.executor, invoke)
+    try:
+        return (await sdk_call(call.services, info.name, call.action, params, config)).output
+    except ClientError as exc:
+        raise _client_error(info, exc) from None
+    except ParamValidationError as exc:
+        raise sdk_error(
+            info.name,
+            f"{info.error_prefix}Exception",
+            str(exc).replace("\n", " "),
+            400,
+            request_id="null",
+        ) from None
+    except BotoCoreError as exc:
+        raise StatesError(
+            f"{info.error_prefix}.SdkClientException", f"Unable to execute HTTP request: {exc}"
+        ) from None
 
 
 def _snake(name: str) -> str:

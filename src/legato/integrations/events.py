@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from legato import _json
 from legato.errors import LegatoError, StatesError
+from legato.integrations import _remote
 from legato.integrations._msgstore import Provider, store_at, store_for
 from legato.integrations.aws_sdk import embedded
 from legato.integrations.registry import TaskCall, integration
@@ -266,23 +267,55 @@ async def start_targets(services: Services, fired: list[tuple[dict[str, Any], di
             _log.warning("rule target %s did not start: %s", arn, exc)
 
 
+def _with_resources(entries: list[Any], call: TaskCall) -> list[Any]:
+    """The entries with the execution's and the state machine's ARNs appended to their
+    ``Resources``, as the optimised integration sends them."""
+    machine = (call.context.get("StateMachine") or {}).get("Id")
+    added = [arn for arn in (call.execution_arn, machine) if isinstance(arn, str) and arn]
+    out: list[Any] = []
+    for entry in entries:
+        if isinstance(entry, dict):
+            resources = entry.get("Resources")
+            entry = {**entry, "Resources": [*(resources if isinstance(resources, list) else []), *added]}
+        out.append(entry)
+    return out
+
+
 @integration("events", "putEvents")
 async def put_events(call: TaskCall) -> Any:
     """``events:putEvents``: the result is PutEvents' response; a failed entry fails the Task
     with ``EventBridge.FailedEntry`` and the response as the cause."""
     params = call.parameters if isinstance(call.parameters, dict) else {}
     entries = params.get("Entries")
-    if not isinstance(entries, list):
-        raise StatesError(
-            "EventBridge.AmazonEventBridgeException",
-            "1 validation error detected: Value null at 'entries' failed to satisfy constraint: "
-            "Member must not be null",
-        )
-    response, fired = for_services(call.services).put_events(entries)
-    await start_targets(call.services, fired)
+    config = _remote.endpoint(call.services, "events")
+    if config is not None:
+        response = await _remote_put_events(call, params, config)
+    else:
+        if not isinstance(entries, list):
+            raise StatesError(
+                "EventBridge.AmazonEventBridgeException",
+                "1 validation error detected: Value null at 'entries' failed to satisfy constraint: "
+                "Member must not be null",
+            )
+        response, fired = for_services(call.services).put_events(_with_resources(entries, call))
+        await start_targets(call.services, fired)
     if response["FailedEntryCount"]:
         raise StatesError("EventBridge.FailedEntry", _json.dumps(response))
     return response
+
+
+async def _remote_put_events(
+    call: TaskCall, params: dict[str, Any], config: dict[str, Any]
+) -> dict[str, Any]:
+    request = dict(params)
+    entries = request.get("Entries")
+    if isinstance(entries, list):
+        request["Entries"] = [
+            {**e, "Detail": _remote.json_text(e["Detail"])} if isinstance(e, dict) and "Detail" in e else e
+            for e in _with_resources(entries, call)
+        ]
+    output = (await _remote.call(call.services, "events", "putEvents", request, config)).output
+    return {"Entries": output.get("Entries", []), "FailedEntryCount": output.get("FailedEntryCount", 0)}
 
 
 @embedded("eventbridge", "putEvents")

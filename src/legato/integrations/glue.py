@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from legato import _json
 from legato.errors import LegatoError, StatesError
+from legato.integrations import _remote
 from legato.integrations._aws_response import sdk_metadata, service_error
 from legato.integrations._msgstore import store_for
 from legato.integrations.aws_sdk import AwsServiceError, embedded
@@ -199,39 +200,133 @@ def get_job_run(settings: IntegrationSettings, name: str, run_id: str) -> dict[s
     return run
 
 
+def _job_arguments(value: Any) -> dict[str, str]:
+    """A run's ``Arguments`` as Glue takes them: every value a string (objects as JSON text)."""
+    if not isinstance(value, dict):
+        return {}
+    return {str(k): v if isinstance(v, str) else _json.dumps(v) for k, v in value.items()}
+
+
 @integration("glue", "startJobRun")
 async def glue_start_job_run(call: TaskCall) -> Any:
     """``glue:startJobRun`` (``{JobName, JobRunId}``) and ``.sync`` (the finished ``JobRun``;
-    a FAILED run fails the Task with ``States.TaskFailed`` and the JobRun as cause)."""
+    a run that does not succeed fails the Task with ``States.TaskFailed`` and the JobRun as cause)."""
     params = call.parameters if isinstance(call.parameters, dict) else {}
     services = call.services
+    config = _remote.endpoint(services, "glue")
+    if config is not None:
+        return await _remote_job_run(call, params, config)
     name = params.get("JobName")
-    if not isinstance(name, str) or not name:
-        raise service_error(
-            services,
-            "Glue.InvalidInputException",
-            "1 validation error detected: Value null at 'jobName' failed to satisfy constraint: "
-            "Member must not be null",
-            "AWSGlue",
-            400,
-            "InvalidInputException",
-        )
-    arguments = params.get("Arguments") or {}
-    run_id = start_job_run(services, name, arguments if isinstance(arguments, dict) else {})
-    if call.pattern != "sync":
+    resumed = call.resumed if call.pattern == "sync" and isinstance(call.resumed, dict) else {}
+    run_id = resumed.get("JobRunId")
+    if isinstance(run_id, str) and isinstance(resumed.get("JobName"), str):
+        # The engine restarted while the run went on: wait for that run, start no other.
+        name = resumed["JobName"]
+    else:
+        if not isinstance(name, str) or not name:
+            raise service_error(
+                services,
+                "Glue.InvalidInputException",
+                "1 validation error detected: Value null at 'jobName' failed to satisfy constraint: "
+                "Member must not be null",
+                "AWSGlue",
+                400,
+                "InvalidInputException",
+            )
+        run_id = start_job_run(services, name, _job_arguments(params.get("Arguments")))
         result: dict[str, Any] = {"JobName": name, "JobRunId": run_id}
         result.update(
             sdk_metadata(services, "application/x-amz-json-1.1", len(_json.dumps({"JobRunId": run_id})))
         )
-        return result
+        if call.pattern != "sync":
+            return result
+        if call.submitted is not None:
+            call.submitted(result)
+    assert isinstance(name, str) and isinstance(run_id, str)
     task = (services.integrations.state.get(_RUNS_KEY) or {}).get(run_id)
     if task is not None:
         await asyncio.shield(task)
     run = get_job_run(services.integrations, name, run_id)
-    assert run is not None
+    if run is None:
+        raise StatesError("States.TaskFailed", f"The job run {run_id} of {name} is gone.")
     if run["JobRunState"] != "SUCCEEDED":
         raise StatesError("States.TaskFailed", _json.dumps(run))
     return run
+
+
+_ENDED = frozenset({"SUCCEEDED", "FAILED", "STOPPED", "TIMEOUT", "ERROR", "EXPIRED"})
+"""The states a job run ends in."""
+
+
+def _sdk_job_run(run: dict[str, Any]) -> dict[str, Any]:
+    """GetJobRun's ``JobRun`` from boto3, with timestamps as the embedded runs show them."""
+    return {k: _iso(v.timestamp()) if isinstance(v, datetime) else v for k, v in run.items()}
+
+
+async def _remote_job_run(call: TaskCall, params: dict[str, Any], config: dict[str, Any]) -> Any:
+    """``glue:startJobRun(.sync)`` on a real or compatible Glue: StartJobRun, then for
+    ``.sync`` GetJobRun every ``poll_interval`` seconds (default 5) until the run ends."""
+    interval = config.get("poll_interval", 5)
+    if isinstance(interval, bool) or not isinstance(interval, int | float) or interval <= 0:
+        raise StatesError(
+            "States.Runtime",
+            "integrations file: services.glue.poll_interval must be a positive number of seconds",
+        )
+    services = call.services
+    name = params.get("JobName")
+    resumed = call.resumed if call.pattern == "sync" and isinstance(call.resumed, dict) else {}
+    run_id = resumed.get("JobRunId")
+    if isinstance(run_id, str):
+        name = resumed.get("JobName", name)
+    else:
+        request = dict(params)
+        if "Arguments" in request:
+            request["Arguments"] = _job_arguments(request["Arguments"])
+        response = await _remote.call(services, "glue", "startJobRun", request, config)
+        run_id = response.output.get("JobRunId")
+        started = {
+            "JobName": name,
+            **response.output,
+            **_remote.metadata(services, response, "application/x-amz-json-1.1"),
+        }
+        if call.pattern != "sync":
+            return started
+        if call.submitted is not None:
+            call.submitted(started)
+    query = {"JobName": name, "RunId": run_id}
+    try:
+        with services.clock.busy():  # the run goes on in real time elsewhere
+            while True:
+                response = await _remote.call(services, "glue", "getJobRun", query, config)
+                raw = response.raw.get("JobRun")
+                run = _sdk_job_run(raw if isinstance(raw, dict) else {})
+                if run.get("JobRunState") in _ENDED:
+                    break
+                await asyncio.sleep(interval)
+    except asyncio.CancelledError:
+        _stop_remote_run(services, config, name, run_id)
+        raise
+    if run.get("JobRunState") != "SUCCEEDED":
+        raise StatesError("States.TaskFailed", _json.dumps(run))
+    return run
+
+
+def _stop_remote_run(services: Services, config: dict[str, Any], name: Any, run_id: Any) -> None:
+    """Asks Glue to stop a run whose Task was stopped (timed out, aborted), as Step Functions
+    does for ``.sync``; best effort, without waiting."""
+
+    async def stop() -> None:
+        try:
+            await _remote.call(
+                services, "glue", "batchStopJobRun", {"JobName": name, "JobRunIds": [run_id]}, config
+            )
+        except Exception:  # the Task has ended; nothing waits for this answer
+            pass
+
+    task = asyncio.get_running_loop().create_task(stop())
+    stopping: set[asyncio.Task[None]] = services.integrations.state.setdefault("glue.stopping", set())
+    stopping.add(task)
+    task.add_done_callback(stopping.discard)
 
 
 @embedded("glue", "getJobRun")

@@ -12,7 +12,10 @@ sections; each integration reads its own, for example::
     connections:
       weather: {authorization_type: API_KEY, api_key_name: x-api-key, api_key_value_env: WEATHER_KEY}
 
-A service that is not named, or is ``embedded``, uses Legato's embedded provider.
+A service that is not named, or is ``embedded``, uses Legato's embedded provider. A
+named service's ``aws-sdk`` Tasks (:mod:`legato.integrations.aws_sdk`) and its optimised
+integrations (``sqs:sendMessage``, ``sns:publish``, ``events:putEvents``,
+``glue:startJobRun``, ``dynamodb:*``; :mod:`legato.integrations._remote`) all go to it.
 """
 
 from __future__ import annotations

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from legato import _json
 from legato.errors import LegatoError, StatesError
+from legato.integrations import _remote
 from legato.integrations._aws_response import sdk_metadata
 from legato.integrations._msgstore import MessagingStore, Provider, store_at, store_for
 from legato.integrations.aws_sdk import AwsServiceError, embedded
@@ -393,6 +394,13 @@ async def publish(call: TaskCall) -> Any:
     """``sns:publish``: publishes the message; the result is Publish's response."""
     params = call.parameters if isinstance(call.parameters, dict) else {}
     services = call.services
+    config = _remote.endpoint(services, "sns")
+    if config is not None:
+        request = dict(params)
+        if "Message" in request:
+            request["Message"] = message_body(request["Message"])
+        response = await _remote.call(services, "sns", "publish", request, config)
+        return {**response.output, **_remote.metadata(services, response, "text/xml")}
     try:
         result: dict[str, Any] = dict(
             for_services(services).publish(

@@ -32,6 +32,7 @@ from urllib.parse import urlsplit
 
 from legato import _json
 from legato.errors import LegatoError, StatesError
+from legato.integrations import _remote
 from legato.integrations._aws_response import sdk_metadata
 from legato.integrations._msgstore import Provider, store_at, store_for
 from legato.integrations.aws_sdk import AwsServiceError, embedded
@@ -469,6 +470,9 @@ async def send_message(call: TaskCall) -> Any:
     """``sqs:sendMessage``: sends the message; the result is SendMessage's response."""
     params = call.parameters if isinstance(call.parameters, dict) else {}
     services = call.services
+    config = _remote.endpoint(services, "sqs")
+    if config is not None:
+        return await _remote_send_message(services, params, config)
     queues = for_services(services)
     try:
         url = params.get("QueueUrl")
@@ -490,6 +494,14 @@ async def send_message(call: TaskCall) -> Any:
     length = len(_json.dumps(dict(sorted(result.items()))).encode())
     result.update(sdk_metadata(services, "application/x-amz-json-1.0", length))
     return result
+
+
+async def _remote_send_message(services: Services, params: dict[str, Any], config: dict[str, Any]) -> Any:
+    request = dict(params)
+    if "MessageBody" in request:
+        request["MessageBody"] = message_body(request["MessageBody"])
+    response = await _remote.call(services, "sqs", "sendMessage", request, config)
+    return {**response.output, **_remote.metadata(services, response, "application/x-amz-json-1.0")}
 
 
 # -- aws-sdk:sqs:* on the embedded provider

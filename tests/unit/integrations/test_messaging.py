@@ -278,6 +278,8 @@ def test_put_events_records_and_rules_start_executions(tmp_path: Path) -> None:
         out = await _run(engine, definition, {"e": entries})
         assert json.loads(out["output"])["FailedEntryCount"] == 0
         assert [e["detail"]["total"] for e in bridge.list_events()] == [20, 5]
+        # The optimised integration appends the execution's and the state machine's ARNs.
+        assert bridge.list_events()[0]["resources"] == [out["executionArn"], SM + "m"]
         listed = await engine.list_executions(stateMachineArn=SM + "target")
         [execution] = listed["executions"]
         history = await engine.get_execution_history(executionArn=execution["executionArn"])
@@ -317,6 +319,9 @@ def test_glue_jobs(tmp_path: Path) -> None:
         run = json.loads(out["output"])
         assert run["JobRunState"] == "SUCCEEDED" and run["Arguments"] == {"--day": "mon"}
         assert seen == [{"day": "mon"}]
+        history = (await engine.get_execution_history(executionArn=out["executionArn"]))["events"]
+        [submitted] = [e for e in history if e["type"] == "TaskSubmitted"]
+        assert json.loads(submitted["taskSubmittedEventDetails"]["output"])["JobRunId"] == run["Id"]
         failed = await _run(
             engine,
             _task(

@@ -11,21 +11,20 @@ The two forms report errors differently, as on AWS:
   with the cause ``MESSAGE (Service: DynamoDb, Status Code: 400, Request ID: ID)``; the result is
   the API response alone.
 
-When the integrations file routes ``dynamodb`` to an endpoint, both forms go through the boto3
-passthrough of :mod:`legato.integrations.aws_sdk`.
+When the integrations file routes ``dynamodb`` to an endpoint, both forms go through boto3
+(:mod:`legato.integrations.aws_sdk`, :mod:`legato.integrations._remote`), with the same error names.
 """
 
 from __future__ import annotations
 
-import re
 import zlib
-from dataclasses import replace
 from email.utils import formatdate
 from typing import TYPE_CHECKING, Any
 
 from legato import _json
 from legato.errors import StatesError
-from legato.integrations.aws_sdk import AwsServiceError, aws_sdk_task, embedded, sdk_timestamp
+from legato.integrations import _remote
+from legato.integrations.aws_sdk import AwsServiceError, embedded, sdk_timestamp
 from legato.integrations.dynamodb.api import DynamoDB
 from legato.integrations.dynamodb.errors import DynamoDBError
 from legato.integrations.registry import TaskCall, integration
@@ -139,18 +138,14 @@ def optimised_error(code: str, message: str, status: int, request_id: str) -> St
     )
 
 
-_SDK_CAUSE = re.compile(
-    r"^(?P<message>.*) \(Service: [^,]+, Status Code: (?P<status>\d+), Request ID: (?P<id>[^,)]*)"
-)
-
-
 @integration("dynamodb", "getItem", "putItem", "updateItem", "deleteItem")
 async def optimised_task(call: TaskCall) -> Any:
     """``arn:aws:states:::dynamodb:ACTION``: the API response plus the SDK's HTTP metadata."""
     services = call.services
     operation = SDK_ACTIONS[call.action]
-    if services.integrations.service("dynamodb") is not None:
-        return await _optimised_passthrough(call)
+    config = _remote.endpoint(services, "dynamodb")
+    if config is not None:
+        return await _optimised_passthrough(call, config)
     request_id = _request_id(services)
     try:
         response = provider(services).call(operation, _request(call))
@@ -159,20 +154,11 @@ async def optimised_task(call: TaskCall) -> Any:
     return {**response, **_metadata(services, response, request_id)}
 
 
-async def _optimised_passthrough(call: TaskCall) -> Any:
-    """Sends an optimised Task through the boto3 passthrough and renames its errors."""
-    try:
-        response = await aws_sdk_task(replace(call, service="aws-sdk:dynamodb"))
-    except StatesError as exc:
-        if not exc.name.startswith("DynamoDb.") or exc.cause is None:
-            raise
-        match = _SDK_CAUSE.match(exc.cause)
-        code = exc.name.partition(".")[2]
-        code = "ValidationException" if code == "DynamoDbException" else code
-        if match is None:
-            raise StatesError(f"DynamoDB.{code}", exc.cause) from None
-        raise optimised_error(code, match["message"], int(match["status"]), match["id"]) from None
-    return {**response, **_metadata(call.services, response, _request_id(call.services))}
+async def _optimised_passthrough(call: TaskCall, config: dict[str, Any]) -> Any:
+    """Sends an optimised Task through boto3 to the endpoint ``config`` names."""
+    response = await _remote.call(call.services, "dynamodb", call.action, _request(call), config)
+    request_id = response.request_id or _request_id(call.services)
+    return {**response.output, **_metadata(call.services, response.output, request_id)}
 
 
 def _sdk_handler(operation: str) -> Any:

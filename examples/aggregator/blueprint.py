@@ -11,6 +11,7 @@ against the ground truth.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import csv
 import json
 import os
@@ -25,6 +26,7 @@ from legato.engine import Engine
 from legato.integrations import glue
 from legato.integrations.dynamodb import DynamoDB, DynamoDBError
 from legato.integrations.settings import IntegrationSettings
+from legato.maprun.executors import DaskExecutor, Executor, executor_from_option, install_executor
 from legato.runtime.clock import SystemClock, VirtualClock
 from legato.store.sqlite import SqliteStore
 
@@ -191,6 +193,11 @@ class DemoOptions:
     """``virtual`` skips Retry waits; ``system`` waits them for real."""
     data_dir: Path | None = None
     task_id: str = "task-0001"
+    executor: str | Executor | None = None
+    """Where the main workflow's Distributed Map children run: in process (None or
+    ``inprocess``), ``dask-local``, ``dask://HOST:PORT``, or an executor object. Either
+    way the demo closes it at the end. Dask workers must run on this machine: they reach
+    the data directory and the API on 127.0.0.1."""
 
 
 @dataclass
@@ -212,6 +219,8 @@ class DemoReport:
     api: thirdparty.ApiStats
     data_dir: Path
     leftover_parts: int
+    executor: str = "in-process"
+    """Where the Distributed Map's children ran."""
 
     @property
     def exact(self) -> bool:
@@ -225,6 +234,9 @@ Progress = Callable[[str], None]
 async def run_demo(options: DemoOptions, progress: Progress | None = None) -> DemoReport:
     """Runs one aggregation task end to end and checks it against the ground truth."""
     say = progress or (lambda line: None)
+    executor = (
+        executor_from_option(options.executor) if isinstance(options.executor, str) else options.executor
+    )
     phases: dict[str, float] = {}
     t0 = time.perf_counter()
     throttle = options.fault_rate / 2 if options.throttle_rate is None else options.throttle_rate
@@ -271,12 +283,19 @@ async def run_demo(options: DemoOptions, progress: Progress | None = None) -> De
         store=SqliteStore(data_dir),
         integrations=settings,
     )
+    install_executor(engine.services, executor)
+    where = "in-process"
     try:
+        if isinstance(executor, DaskExecutor):
+            where = await _start_workers(executor, secret_env)
         locations = {loc: f"{base}/locations/{loc}" for loc in thirdparty.location_ids(options.locations)}
         seed(data_dir, bp, options.task_id, locations)
         arns = await deploy(engine, bp)
         phases["setup"] = time.perf_counter() - t0
-        say(f"setup: API at {base}, {len(locations)} locations, data in {data_dir} ({phases['setup']:.2f} s)")
+        say(
+            f"setup: API at {base}, {len(locations)} locations, data in {data_dir}, "
+            f"children on {where} ({phases['setup']:.2f} s)"
+        )
         t1 = time.perf_counter()
         started = await engine.start_execution(
             stateMachineArn=arns["main"],
@@ -305,7 +324,13 @@ async def run_demo(options: DemoOptions, progress: Progress | None = None) -> De
         else:
             phases["extraction"] = t_end - t1
     finally:
+        if isinstance(executor, DaskExecutor) and executor.client is not None:
+            where += f", {executor.chunks_sent} chunks"
+            with contextlib.suppress(Exception):  # a cluster of someone else's keeps no demo key
+                await executor.client.run(_unset_env(), list(secret_env))
         await engine.aclose()
+        if executor is not None:
+            await executor.aclose()
         await runner.cleanup()
         for k, v in previous.items():
             if v is None:
@@ -340,4 +365,29 @@ async def run_demo(options: DemoOptions, progress: Progress | None = None) -> De
         api=api.stats,
         data_dir=data_dir,
         leftover_parts=leftover,
+        executor=where,
     )
+
+
+def _unset_env() -> Callable[[list[str]], None]:
+    def unset_env(names: list[str]) -> None:  # nested: pickled by value
+        for name in names:
+            os.environ.pop(name, None)
+
+    return unset_env
+
+
+async def _start_workers(executor: DaskExecutor, env: dict[str, str]) -> str:
+    """Starts the Dask executor and gives its workers the API key (a connection reads its
+    secret from the environment of the process that makes the call); describes the cluster."""
+
+    def set_env(values: dict[str, str]) -> None:  # nested: pickled by value, no import on the worker
+        os.environ.update(values)
+
+    await executor.start()
+    client = executor.client
+    await client.wait_for_workers(len(executor.cluster.workers) if executor.cluster is not None else 1)
+    await client.run(set_env, env)
+    workers = len(await client.nthreads())
+    kind = "a Dask LocalCluster" if executor.address is None else f"Dask at {executor.address}"
+    return f"{kind} of {workers} worker{'s' if workers != 1 else ''}"

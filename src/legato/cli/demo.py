@@ -41,6 +41,12 @@ def add_aggregator_arguments(parser: argparse.ArgumentParser) -> None:
         help="virtual skips Retry waits (default)",
     )
     parser.add_argument("--data-dir", help="keep the engine's data here (default: a temporary folder)")
+    parser.add_argument(
+        "--executor",
+        metavar="EXECUTOR",
+        help="where the Distributed Map's children run: inprocess (default), dask-local (a local Dask "
+        "cluster) or dask://HOST:PORT (see docs/distributed-map.md)",
+    )
 
 
 def _blueprint() -> ModuleType:
@@ -57,6 +63,9 @@ def aggregator_command(args: argparse.Namespace) -> int:
         raise UsageError("--locations and --page-size must be at least 1, --rows-per-location at least 0")
     if not 0.0 <= args.fault_rate < 1.0:
         raise UsageError("--fault-rate must be in [0, 1)")
+    from legato.cli.serve import map_executor
+
+    executor = map_executor(args.executor, None)  # checked before anything starts
     bp = _blueprint()
     options = bp.DemoOptions(
         locations=args.locations,
@@ -68,8 +77,14 @@ def aggregator_command(args: argparse.Namespace) -> int:
         tolerated_failures=args.tolerated_failures,
         clock=args.clock,
         data_dir=Path(args.data_dir) if args.data_dir else None,
+        executor=executor,
     )
-    report = asyncio.run(bp.run_demo(options, lambda line: print(line, flush=True)))
+    try:
+        report = asyncio.run(bp.run_demo(options, lambda line: print(line, flush=True)))
+    except RuntimeError as exc:
+        if executor is None or getattr(executor, "client", None) is not None:
+            raise
+        raise UsageError(f"--executor: {exc}") from None  # the cluster did not start
     print(f"task {options.task_id}: {report.status}")
     if report.status != "SUCCEEDED":
         print(f"  error: {report.error}\n  cause: {report.cause}")
@@ -81,6 +96,7 @@ def aggregator_command(args: argparse.Namespace) -> int:
     print(f"  checksum: {report.checksum} (ground truth {report.expected_checksum})")
     print(f"  exact: {'yes' if report.exact else 'NO'}")
     s = report.api
+    print(f"  executor: {report.executor}")
     print(f"  API: {s.requests} requests, {s.pages} pages, {s.throttles} throttled, {s.faults} faults")
     print("  phases: " + ", ".join(f"{name} {secs:.2f} s" for name, secs in report.phases.items()))
     return 0 if report.status == "SUCCEEDED" and report.exact else 1

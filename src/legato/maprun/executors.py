@@ -4,7 +4,9 @@ The in-process executor is the default: each child is an
 :class:`~legato.runtime.execution.Execution` awaited on the engine's event loop.
 :class:`DaskExecutor` sends children to a Dask distributed cluster in chunks (100 by
 default), so the scheduler's cost per task (about 1.6 ms on this machine) is paid once
-per chunk rather than once per child. A chunk runs in a worker process with Legato's own
+per chunk rather than once per child; a partly filled chunk (a small MaxConcurrency) is
+split over the cluster's threads, so each worker gets a share. A chunk runs in a worker
+process with Legato's own
 interpreter: the item processor is compiled once per worker and each child is a fresh
 Execution there. Only outcomes come back (status, output, error, cause, and the history
 of Standard children); the Map Run's bookkeeping stays with the engine.
@@ -13,22 +15,30 @@ A chunk lost with its worker is run again (Dask reschedules it, and the executor
 resubmits a chunk whose task failed), so a child may run more than once, as AWS's
 at-least-once children may; results are keyed by child, so none is lost or counted twice.
 
-Children that need the engine itself (nested ``states:startExecution``, activities,
-task tokens) or mocked responses run in process even with a Dask executor.
+A child that starts nested executions (``states:startExecution``) runs on a worker too,
+its nested executions on an engine the worker makes for its chunk; the engine records the
+Standard ones when the chunk comes back (see :mod:`legato.maprun._nested`). Children that
+need the engine itself (activities, ``.waitForTaskToken``, ``aws-sdk:sfn``) run in its
+process, with a warning logged once per Map state; so do children answered from mocked
+responses.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from legato import _json
+from legato.maprun import _nested
 
 if TYPE_CHECKING:
+    from legato.engine import Engine
     from legato.runtime.execution import Execution
     from legato.runtime.services import Services
+    from legato.store.records import ExecutionRecord
 
 __all__ = [
     "DEFAULT_CHUNK_SIZE",
@@ -47,6 +57,7 @@ _STATE_KEY = "maprun.executor"
 _FLUSH_DELAY = 0.002
 """How long a partly filled chunk waits for more children before it is sent."""
 _RESUBMITS = 3
+log = logging.getLogger("legato.maprun")
 
 
 class Executor(Protocol):
@@ -145,6 +156,9 @@ class _Job:
 @dataclass(slots=True)
 class _Pending:
     job: _Job
+    engine: Engine | None
+    catalogue: _nested.Catalogue | None = None
+    """The machines the chunk's children can start (the newest children's view)."""
     children: list[tuple[dict[str, Any], asyncio.Future[dict[str, Any]]]] = field(default_factory=list)
     timer: asyncio.TimerHandle | None = None
 
@@ -178,7 +192,8 @@ class DaskExecutor:
         self.client: Any = None
         self.cluster: Any = None
         self._start_lock: asyncio.Lock | None = None
-        self._pending: dict[_Job, _Pending] = {}
+        self._pending: dict[tuple[_Job, int], _Pending] = {}
+        self._warned: set[tuple[str, str]] = set()
         self._sending: set[asyncio.Task[None]] = set()
         self.chunks_sent = 0
         """How many chunks were submitted (resubmissions included)."""
@@ -225,7 +240,21 @@ class DaskExecutor:
             self.cluster = None
 
     async def run(self, ex: Execution) -> None:
-        """Queues ``ex`` into its Map state's open chunk and fills it from the outcome."""
+        """Queues ``ex`` into its Map state's open chunk and fills it from the outcome
+        (or runs it in process when it needs the engine itself)."""
+        engine = ex.services.engine
+        where = await _nested.placement(ex.machine.document, engine)
+        if where.engine_bound is not None:
+            warned = (ex.info.state_machine_arn, where.engine_bound)
+            if warned not in self._warned:
+                self._warned.add(warned)
+                log.warning(
+                    "the children of %s run in the engine's process, not on Dask: %s",
+                    ex.info.state_machine_arn,
+                    where.engine_bound,
+                )
+            await ex.run()
+            return
         await self.start()
         job = _job_of(ex)
         spec = {
@@ -239,24 +268,35 @@ class DaskExecutor:
         }
         loop = asyncio.get_running_loop()
         future: asyncio.Future[dict[str, Any]] = loop.create_future()
-        pending = self._pending.get(job)
+        key = (job, id(engine))
+        pending = self._pending.get(key)
         if pending is None:
-            pending = self._pending[job] = _Pending(job)
-            pending.timer = loop.call_later(_FLUSH_DELAY, self._flush, job)
+            pending = self._pending[key] = _Pending(job, engine)
+            pending.timer = loop.call_later(_FLUSH_DELAY, self._flush, key)
+        pending.catalogue = where.catalogue
         pending.children.append((spec, future))
         if len(pending.children) >= self.chunk_size:
-            self._flush(job)
+            self._flush(key)
         _apply(ex, await future, ex.services)
 
-    def _flush(self, job: _Job) -> None:
-        pending = self._pending.pop(job, None)
+    def _flush(self, key: tuple[_Job, int]) -> None:
+        pending = self._pending.pop(key, None)
         if pending is None:
             return
         if pending.timer is not None:
             pending.timer.cancel()
-        task = asyncio.ensure_future(self._send(pending))
-        self._sending.add(task)
-        task.add_done_callback(self._sending.discard)
+        children = pending.children
+        size = len(children)
+        if size < self.chunk_size:
+            # A partly filled chunk (a small MaxConcurrency, the last items): spread it over
+            # the cluster's threads, since a chunk runs on one of them and returns as a whole.
+            threads = self.client.scheduler_info().get("total_threads") or 1
+            size = -(-size // max(1, min(int(threads), size)))
+        for start in range(0, len(children), size):
+            part = _Pending(pending.job, pending.engine, pending.catalogue, children[start : start + size])
+            task = asyncio.ensure_future(self._send(part))
+            self._sending.add(task)
+            task.add_done_callback(self._sending.discard)
 
     async def _send(self, pending: _Pending) -> None:
         specs = [spec for spec, _ in pending.children]
@@ -265,8 +305,10 @@ class DaskExecutor:
         for _attempt in range(self.resubmits + 1):
             self.chunks_sent += 1
             try:
-                task = self.client.submit(run_chunk, pending.job, specs, pure=False, retries=2)
-                outcomes = await task
+                task = self.client.submit(
+                    run_chunk, pending.job, specs, pending.catalogue, pure=False, retries=2
+                )
+                outcomes, executions = await task
             except asyncio.CancelledError:
                 for future in futures:
                     future.cancel()
@@ -274,6 +316,15 @@ class DaskExecutor:
             except Exception as exc:  # a lost worker (KilledWorker, closed comms): send again
                 error = exc
                 continue
+            if executions and pending.engine is not None:
+                try:  # before the children end, so whoever waits on them finds their nested executions
+                    await _nested.adopt(pending.engine, executions)
+                except asyncio.CancelledError:
+                    for future in futures:
+                        future.cancel()
+                    raise
+                except Exception:  # the children's outcomes stand without them
+                    log.exception("nested executions run on Dask could not be recorded")
             for future, outcome in zip(futures, outcomes, strict=True):
                 if not future.done():
                     future.set_result(outcome)
@@ -344,6 +395,7 @@ _WORKER = threading.local()
 _GRAPHS: dict[tuple[str, str], Any] = {}
 _GRAPHS_LOCK = threading.Lock()
 _SERVICES: dict[tuple[Any, ...], Any] = {}
+_FUNCTIONS: dict[str | None, Any] = {}
 
 
 def _machine(job: _Job) -> Any:
@@ -363,32 +415,67 @@ def _machine(job: _Job) -> Any:
     return machine
 
 
-def _worker_services(job: _Job) -> Any:
+def _functions(path: str | None) -> Any:
+    """The functions file's registry, loaded once per worker."""
+    from legato.integrations.functions import FunctionRegistry
+
+    registry = _FUNCTIONS.get(path)
+    if registry is None:
+        registry = FunctionRegistry()
+        if path is not None:
+            registry.load_file(path)
+        _FUNCTIONS[path] = registry
+    return registry
+
+
+def _settings(job: _Job) -> Any:
     from pathlib import Path
 
-    from legato.integrations.functions import FunctionRegistry
     from legato.integrations.settings import IntegrationSettings
+
+    return IntegrationSettings(
+        data_dir=Path(job.data_dir) if job.data_dir else None, sections=_json.loads(job.sections)
+    )
+
+
+def _clock(job: _Job) -> Any:
     from legato.runtime.clock import SystemClock, VirtualClock
+
+    return VirtualClock() if job.virtual_clock else SystemClock()
+
+
+def _worker_services(job: _Job) -> Any:
+    """The services of children that start no executions, made once per worker."""
     from legato.runtime.services import Services
 
     key = (job.functions, job.data_dir, job.sections, job.virtual_clock, job.region, job.account)
     services = _SERVICES.get(key)
     if services is None:
-        functions = FunctionRegistry()
-        if job.functions is not None:
-            functions.load_file(job.functions)
-        settings = IntegrationSettings(
-            data_dir=Path(job.data_dir) if job.data_dir else None, sections=_json.loads(job.sections)
-        )
         services = Services(
-            clock=VirtualClock() if job.virtual_clock else SystemClock(),
-            functions=functions,
+            clock=_clock(job),
+            functions=_functions(job.functions),
             region=job.region,
             account=job.account,
-            integrations=settings,
+            integrations=_settings(job),
         )
         _SERVICES[key] = services
     return services
+
+
+async def _chunk_engine(job: _Job, catalogue: _nested.Catalogue) -> Engine:
+    """An engine for one chunk whose children start executions: the catalogue's machines,
+    in memory, with the job's functions, providers, clock, region and account."""
+    from legato.engine import Engine
+
+    engine = Engine(
+        clock=_clock(job),
+        functions=_functions(job.functions),
+        region=job.region,
+        account=job.account,
+        integrations=_settings(job),
+    )
+    await _nested.load_catalogue(engine.store, catalogue)
+    return engine
 
 
 def _runner() -> asyncio.Runner:
@@ -399,18 +486,21 @@ def _runner() -> asyncio.Runner:
     return runner
 
 
-def run_chunk(job: _Job, specs: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Runs a chunk of children in a Dask worker; returns their outcomes in order.
+def run_chunk(
+    job: _Job, specs: list[dict[str, Any]], catalogue: _nested.Catalogue | None = None
+) -> tuple[list[dict[str, Any]], list[ExecutionRecord]]:
+    """Runs a chunk of children in a Dask worker; returns their outcomes in order, and
+    the Standard executions they started (with a ``catalogue``, the machines they can
+    start, the chunk has an engine of its own and waits until all of those have ended).
 
     Each child is a fresh Execution of the item processor (compiled once per worker);
     Standard children send their history back, Express children only their outcome.
     """
     from legato.runtime.execution import Execution, ExecutionInfo
 
-    services = _worker_services(job)
     machine = _machine(job)
 
-    async def one(spec: dict[str, Any]) -> dict[str, Any]:
+    async def one(spec: dict[str, Any], services: Services) -> dict[str, Any]:
         info = ExecutionInfo(
             execution_arn=spec["arn"],
             name=spec["name"],
@@ -431,7 +521,15 @@ def run_chunk(job: _Job, specs: list[dict[str, Any]]) -> list[dict[str, Any]]:
             outcome["history"] = ex.history
         return outcome
 
-    async def chunk() -> list[dict[str, Any]]:
-        return list(await asyncio.gather(*(one(spec) for spec in specs)))
+    async def chunk() -> tuple[list[dict[str, Any]], list[ExecutionRecord]]:
+        if catalogue is None:
+            services = _worker_services(job)
+            return list(await asyncio.gather(*(one(spec, services) for spec in specs))), []
+        engine = await _chunk_engine(job, catalogue)
+        try:
+            outcomes = list(await asyncio.gather(*(one(spec, engine.services) for spec in specs)))
+            return outcomes, await _nested.ended_executions(engine, catalogue)
+        finally:
+            await engine.aclose()
 
     return _runner().run(chunk())

@@ -18,8 +18,10 @@ from legato.store.records import ExecutionRecord, Store, StoreUnavailable
 
 if TYPE_CHECKING:
     from legato.engine import Engine
+    from legato.runtime.execution import Execution
+    from legato.runtime.machine import Machine
 
-__all__ = ["EngineJournal", "finish", "history", "recover"]
+__all__ = ["EngineJournal", "finish", "history", "recover", "resumed"]
 
 log = logging.getLogger("legato.engine")
 
@@ -101,12 +103,43 @@ async def history(engine: Engine, record: ExecutionRecord) -> list[dict[str, Any
     return await engine.store.events(record.arn)
 
 
-async def recover(engine: Engine) -> int:
-    """Resumes every Standard execution the store holds as ``RUNNING`` and this engine
-    does not run: each replays its recorded events and carries on. Returns how many."""
+async def resumed(engine: Engine, record: ExecutionRecord, machine: Machine) -> Execution:
+    """A live execution of ``record`` (stored as ``RUNNING``) that replays its journal,
+    set as the record's runtime and stored; the caller runs it."""
     from legato.runtime.execution import Execution, ExecutionInfo
 
-    resumed: list[tuple[ExecutionRecord, Execution]] = []
+    recorded = await engine.store.events(record.arn)
+    info = ExecutionInfo(
+        execution_arn=record.arn,
+        name=record.name,
+        state_machine_arn=record.state_machine_arn,
+        state_machine_name=record.state_machine_name,
+        role_arn=record.role_arn,
+        type=record.type,
+        redrive_count=record.redrive_count,
+    )
+    ex = Execution(
+        machine, info, record.input_text, engine.services, journal=engine.journal, recorded=recorded
+    )
+    ex.start_time = record.start_date
+    ex.context_state_machine["Id"] = (
+        record.state_machine_alias_arn or record.state_machine_version_arn or record.state_machine_arn
+    )
+    record.runtime = ex
+    _h.absorb(record)
+    await engine.store.put_execution(record)
+    log.info("resuming execution %s (%d recorded events)", record.arn, len(recorded))
+    return ex
+
+
+async def recover(engine: Engine) -> int:
+    """Resumes every Standard execution the store holds as ``RUNNING`` and this engine
+    does not run: each replays its recorded events and carries on. Returns how many.
+
+    The Standard children of a Distributed Map resume here too (their definition is the
+    item processor); the Map Run of their parent, resuming, waits for them.
+    """
+    resuming: list[tuple[ExecutionRecord, Execution]] = []
     for record in await engine.store.running_executions():
         if record.type != "STANDARD" or record.runtime is not None:
             continue
@@ -118,32 +151,11 @@ async def recover(engine: Engine) -> int:
         except ApiError as exc:
             log.error("cannot resume execution %s: %s", record.arn, exc)
             continue
-        recorded = await engine.store.events(record.arn)
-        info = ExecutionInfo(
-            execution_arn=record.arn,
-            name=record.name,
-            state_machine_arn=record.state_machine_arn,
-            state_machine_name=record.state_machine_name,
-            role_arn=record.role_arn,
-            type=record.type,
-            redrive_count=record.redrive_count,
-        )
-        ex = Execution(
-            machine, info, record.input_text, engine.services, journal=engine.journal, recorded=recorded
-        )
-        ex.start_time = record.start_date
-        ex.context_state_machine["Id"] = (
-            record.state_machine_alias_arn or record.state_machine_version_arn or record.state_machine_arn
-        )
-        record.runtime = ex
-        _h.absorb(record)
-        await engine.store.put_execution(record)
-        resumed.append((record, ex))
-        log.info("resuming execution %s (%d recorded events)", record.arn, len(recorded))
+        resuming.append((record, await resumed(engine, record, machine)))
     # Every execution has its runtime before any of them runs: a parent that waits for a
-    # child it started before the restart (.sync) finds the child running again.
-    for record, ex in resumed:
+    # child it started before the restart (.sync, a Map Run) finds the child running again.
+    for record, ex in resuming:
         task = asyncio.create_task(engine._drive(record, ex), name=f"legato-resume:{record.arn}")
         engine._tasks.add(task)
         task.add_done_callback(engine._tasks.discard)
-    return len(resumed)
+    return len(resuming)

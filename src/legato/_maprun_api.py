@@ -3,7 +3,9 @@ child executions of Map Runs, as a mixin that :class:`legato.engine.Engine` inhe
 
 A Map Run that this engine ran since it started is answered from its live
 :class:`legato.maprun.run.MapRun` (counts update as children end); older ones from
-the store's :class:`~legato.store.records.MapRunRecord`.
+the store's :class:`~legato.store.records.MapRunRecord`. Standard children that ran in
+the engine's process are durable executions in the store (with their Map Run's ARN);
+those run on another executor are answered from the live Map Run.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, cast
 
 from legato import _apirequest as rq
+from legato import _engine_helpers as _h
 from legato.errors import ApiError
 from legato.maprun.run import MapRun, live_runs
 from legato.store.records import ExecutionRecord, MapRunRecord
@@ -73,6 +76,8 @@ def child_record(engine: Any, arn: str) -> ExecutionRecord | None:
         tracing_configuration={},
         encryption_configuration={},
         runtime=ex,
+        map_run_arn=run.arn,
+        item_count=child.items,
     )
     return record
 
@@ -180,7 +185,8 @@ class MapRunOperations:
         return {}
 
     async def _list_children(self, req: Request) -> Response:
-        """ListExecutions with ``mapRunArn``: the Map Run's Standard child executions."""
+        """ListExecutions with ``mapRunArn``: the Map Run's Standard child executions, newest
+        first (durable children from the store, those run on another executor from the live run)."""
         arn = rq.need_str(req, "mapRunArn")
         if req.get("stateMachineArn") is not None:
             raise ApiError(
@@ -188,13 +194,24 @@ class MapRunOperations:
             )
         _record, live = await self._map_run(arn)
         status = req.get("statusFilter")
-        children = list(live.children.values()) if live is not None else []
-        chosen = [c for c in reversed(children) if status is None or c.status == status]
-        page, token = rq.paginate(req, chosen, f"children:{arn}:{status}")
-        items = []
-        for c in page:
-            ex = c.runtime
+        children: list[Response] = []
+        for r in await self._engine().store.list_map_run_children(arn):
+            _h.absorb(r)
             item: Response = {
+                "executionArn": r.arn,
+                "stateMachineArn": r.state_machine_arn,
+                "name": r.name,
+                "status": r.status,
+                "startDate": r.start_date,
+                "mapRunArn": arn,
+                "itemCount": r.item_count if r.item_count is not None else 1,
+            }
+            if r.stop_date is not None:
+                item["stopDate"] = r.stop_date
+            children.append(item)
+        for c in live.children.values() if live is not None else ():
+            ex = c.runtime
+            item = {
                 "executionArn": c.arn,
                 "stateMachineArn": ex.info.state_machine_arn if ex is not None else "",
                 "name": c.name,
@@ -205,8 +222,10 @@ class MapRunOperations:
             }
             if ex is not None and ex.stop_time is not None:
                 item["stopDate"] = ex.stop_time
-            items.append(item)
-        out: Response = {"executions": items}
+            children.append(item)
+        chosen = [c for c in reversed(children) if status is None or c["status"] == status]
+        page, token = rq.paginate(req, chosen, f"children:{arn}:{status}")
+        out: Response = {"executions": page}
         if token:
             out["nextToken"] = token
         return out

@@ -61,7 +61,7 @@ def redrive_status(
         return "NOT_REDRIVABLE", f"Execution is {record.status} and cannot be redriven"
     if record.type == "EXPRESS":
         # Express executions are redriven only by redriving the Map Run that started them.
-        if getattr(record, "map_run_arn", None):
+        if record.map_run_arn is not None:
             return "REDRIVABLE_BY_MAP_RUN", None
         return "NOT_REDRIVABLE", "Execution of an EXPRESS state machine cannot be redriven"
     if not machine_exists:
@@ -76,6 +76,8 @@ def redrive_status(
 
 
 async def _machine_exists(engine: Engine, record: ExecutionRecord) -> bool:
+    if record.map_run_arn is not None:
+        return True  # a Map Run's child runs the item processor of its parent's definition
     return await engine.store.get_state_machine(record.state_machine_arn) is not None
 
 
@@ -128,6 +130,13 @@ async def redrive(engine: Engine, req: Request) -> Response:
     status, reason = redrive_status(record, now, machine_exists=await _machine_exists(engine, record))
     if status != "REDRIVABLE":
         raise ApiError("ExecutionNotRedrivable", reason or f"Execution Not Redrivable: '{record.arn}'")
+    if record.map_run_arn is not None:
+        # A Map Run's child is redriven by its Map Run, when its parent is redriven.
+        raise ApiError(
+            "ExecutionNotRedrivable",
+            f"Execution '{record.arn}' was started by the Map Run '{record.map_run_arn}': "
+            "redrive its parent execution to redrive it",
+        )
     from legato import _durable
 
     recorded = await _durable.history(engine, record)

@@ -585,9 +585,8 @@ class Engine(VersioningOperations, ActivityTaskOperations, MapRunOperations):
         req = _merge(request, fields)
         record = await self._execution(rq.need_str(req, "executionArn"))
         out = await self._execution_fields(_h.describe(record), record)
-        run = _maprun_api.map_run_of(self, record.arn)
-        if run is not None:
-            out["mapRunArn"] = run.arn
+        if record.map_run_arn is not None:
+            out["mapRunArn"] = record.map_run_arn
         return out
 
     async def get_execution_history(self, request: Request | None = None, /, **fields: Any) -> Response:

@@ -238,12 +238,5 @@ def test_kill_9_mid_run_still_gives_the_exact_dataset(crash_run: CrashRun) -> No
     assert not work.is_dir() or not any(work.rglob("*.json"))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "the Distributed Map's Standard children are not journaled: after the restart the Map Run "
-        "starts the children that were running again, and with them a second extraction execution"
-    ),
-)
 def test_kill_9_mid_run_extracts_each_location_once(crash_run: CrashRun) -> None:
     assert len(crash_run.extractions) == crash_run.config.locations, crash_run.extractions

@@ -31,28 +31,28 @@ def _versions(directory: Path) -> list[int]:
 
 def test_migrations_apply_once_in_order(sqlite_backend: Backend, tmp_path: Path) -> None:
     first = sqlite_backend.open()
-    assert isinstance(first, SqliteStore) and first.migrated == [1, 2, 3]
+    assert isinstance(first, SqliteStore) and first.migrated == [1, 2, 3, 4]
     first.close()
     again = sqlite_backend.open()
     assert isinstance(again, SqliteStore) and again.migrated == []
     again.close()
-    assert _versions(sqlite_backend.directory) == [1, 2, 3]
+    assert _versions(sqlite_backend.directory) == [1, 2, 3, 4]
 
     extra = tmp_path / "migrations"
     extra.mkdir()
     for f in PACKAGED.glob("*.sql"):
         (extra / f.name).write_text(f.read_text())
-    (extra / "0004_notes.sql").write_text(
+    (extra / "0005_notes.sql").write_text(
         "-- a later migration\nCREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT);\n"
         "INSERT INTO notes (body) VALUES ('a;b');\n"
     )
     third = sqlite_backend.open(migrations=extra)
-    assert isinstance(third, SqliteStore) and third.migrated == [4]
+    assert isinstance(third, SqliteStore) and third.migrated == [5]
     third.close()
     assert sqlite_backend.open(migrations=extra).migrated == []  # type: ignore[attr-defined]
-    assert _versions(sqlite_backend.directory) == [1, 2, 3, 4]
+    assert _versions(sqlite_backend.directory) == [1, 2, 3, 4, 5]
     with pytest.raises(StoreUnavailable, match="newer Legato"):
-        sqlite_backend.open()  # only knows up to 3
+        sqlite_backend.open()  # only knows up to 4
 
 
 def test_rejects_bad_settings(sqlite_backend: Backend) -> None:

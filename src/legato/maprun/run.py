@@ -7,8 +7,15 @@ run goes on), and the next item is only read when a child slot is free.
 
 Each child is a real :class:`~legato.runtime.execution.Execution` named
 ``...:execution:SM_NAME/LABEL:UUID`` with its own history and context object and
-none of the parent's variables. Standard children are listed by ListExecutions
-with ``mapRunArn``; Express children are counted only, as on AWS.
+none of the parent's variables (:mod:`legato.maprun.children` runs them). Standard
+children are listed by ListExecutions with ``mapRunArn``; Express children are counted
+only, as on AWS. Standard children run in process are durable executions: a parent that
+resumes after a restart finds its Map Run again from its recorded ``MapRunStarted`` (or
+``MapRunRedriven``) event, and the Map Run finds each child it had started.
+
+The Map Run fails as soon as its failures exceed the tolerated threshold; the children
+still running are then aborted. A redriven parent redrives its failed Map Run: same ARN,
+a ``MapRunRedriven`` event, and only the children that did not succeed run again.
 """
 
 from __future__ import annotations
@@ -17,16 +24,17 @@ import asyncio
 from collections.abc import AsyncIterator, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from legato import _json
 from legato.errors import EvaluationError, StatesError
 from legato.expr.jsonata import compile_template as compile_jsonata
 from legato.expr.paths import PathNotFound, VariableNotFound, compile_path
 from legato.expr.scope import Scope
 from legato.expr.template import compile_template
+from legato.maprun.children import ChildExecution, Children, engine_closing
 from legato.store.records import MapRunRecord
 
 if TYPE_CHECKING:
     from legato.asl.model import MapState
+    from legato.maprun.writer import ResultWriter
     from legato.runtime.execution import Execution
     from legato.runtime.interpreter import Frame, Interpreter
 
@@ -45,25 +53,7 @@ _COUNT_FIELDS = (
     "total",
     "resultsWritten",
 )
-_COUNTED = {"SUCCEEDED": "succeeded", "FAILED": "failed", "TIMED_OUT": "timedOut", "ABORTED": "aborted"}
-
 ItemInput = Callable[[int, Any], tuple[Any, dict[str, Any]]]
-
-
-class ChildExecution:
-    """What the Map Run keeps of one Standard child execution."""
-
-    __slots__ = ("arn", "index", "items", "name", "output", "runtime", "start_date", "status")
-
-    def __init__(self, arn: str, name: str, index: int, items: int, start_date: float) -> None:
-        self.arn = arn
-        self.name = name
-        self.index = index
-        self.items = items
-        self.start_date = start_date
-        self.status = "RUNNING"
-        self.output: Any = None
-        self.runtime: Execution | None = None
 
 
 class MapRun:
@@ -131,7 +121,8 @@ def _previous_run(engine: Any, parent_arn: str, site: str) -> MapRun | None:
 
 
 async def _save(engine: Any, run: MapRun) -> None:
-    if engine is not None:
+    # Once the engine shuts down nothing is stored: the run resumes at the next start.
+    if engine is not None and not engine_closing(engine):
         await engine.store.put_map_run(run.record)
 
 
@@ -213,31 +204,15 @@ async def run_distributed(
     """Runs a Distributed Map's Map Run; returns the Map state's result (the children's
     outputs in item order, or the ResultWriter's result)."""
     from legato.maprun.executors import child_executor
-    from legato.maprun.writer import ChildResult, ResultWriter
+    from legato.maprun.writer import ResultWriter
 
     x = interp.x
     services = interp.services
     engine = services.engine
     sm_name = x.info.state_machine_name
-    label = state.label or services.ids.uuid()
     site = f"{frame.key}/{state.name}"
-    previous = _previous_run(engine, x.info.execution_arn, site) if x.redrive else None
-    if previous is not None:
-        map_run_arn = previous.arn
-    else:
-        run_id = services.ids.uuid()
-        map_run_arn = f"arn:aws:states:{services.region}:{services.account}:mapRun:{sm_name}/{label}:{run_id}"
-    started_id = x.event(
-        "MapRunStarted", frame.last, "mapRunStartedEventDetails", {"mapRunArn": map_run_arn}, frame=frame.key
-    )
-    recorded = x.history[started_id - 1]
-    if recorded.get("type") == "MapRunStarted":
-        # Resumed from the journal: the run keeps the ARN it was recorded with.
-        map_run_arn = recorded.get("mapRunStartedEventDetails", {}).get("mapRunArn", map_run_arn)
-    frame.last = started_id
-    execution_type = state.execution_type or "STANDARD"
     record = MapRunRecord(
-        arn=map_run_arn,
+        arn="",
         execution_arn=x.info.execution_arn,
         state_machine_arn=x.info.state_machine_arn,
         status="RUNNING",
@@ -248,14 +223,59 @@ async def run_distributed(
         item_counts=_counts(),
         execution_counts=_counts(),
     )
-    if previous is not None:
-        record.start_date = previous.record.start_date
-        record.redrive_count = previous.record.redrive_count + 1
-        record.redrive_date = services.clock.time()
+    previous = _previous_run(engine, x.info.execution_arn, site) if x.redrive else None
+    earlier: MapRunRecord | None = None
+    """The attempt a redrive reruns (its succeeded children count, the rest run again)."""
+    recorded = _recorded_run(x, frame)
+    if recorded is not None:
+        # The parent resumes after a restart: the Map Run goes on as it was recorded.
+        record.arn, record.redrive_count = recorded
+        stored = await engine.store.get_map_run(record.arn) if engine is not None else None
+        if stored is not None:
+            _resume_fields(record, stored)
+    else:
+        if previous is not None:
+            earlier = previous.record
+        elif x.redrive and engine is not None:
+            # Redriven by a later process than the one that ran it: found from the history.
+            found = _failed_run_arn(x, frame, state.name)
+            earlier = await engine.store.get_map_run(found) if found is not None else None
+        if earlier is not None:
+            record.arn = earlier.arn
+            record.start_date = earlier.start_date
+            record.redrive_count = earlier.redrive_count + 1
+            record.redrive_date = services.clock.time()
+        else:
+            label = state.label or services.ids.uuid()
+            run_id = services.ids.uuid()
+            record.arn = (
+                f"arn:aws:states:{services.region}:{services.account}:mapRun:{sm_name}/{label}:{run_id}"
+            )
+    map_run_arn = record.arn
+    if record.redrive_count:
+        started_id = x.event(
+            "MapRunRedriven",
+            frame.last,
+            "mapRunRedrivenEventDetails",
+            {"mapRunArn": map_run_arn, "redriveCount": record.redrive_count},
+            frame=frame.key,
+        )
+    else:
+        started_id = x.event(
+            "MapRunStarted",
+            frame.last,
+            "mapRunStartedEventDetails",
+            {"mapRunArn": map_run_arn},
+            frame=frame.key,
+        )
+    frame.last = started_id
+    execution_type = state.execution_type or "STANDARD"
     run = MapRun(record, x.info.execution_arn, site, execution_type)
     if engine is not None:
         live_runs(engine)[map_run_arn] = run
     await _save(engine, run)
+    # The Map Run's ARN is durable before any child starts: a restart finds them under it.
+    await x.journal.flush()
 
     evaluator = _Evaluator(interp, state, raw, scope, frame)
     writer: ResultWriter | None = None
@@ -280,132 +300,32 @@ async def run_distributed(
         await _fail(run, engine, interp, frame, started_id, err)
         raise
 
-    results: list[Any] = []
-    failures = 0
-    batched = state.item_batcher is not None
-    child_sm_arn = f"{x.info.state_machine_arn}/{label}"
-    child_sm_name = f"{sm_name}/{label}"
-    prefix = "express" if execution_type == "EXPRESS" else "execution"
-    arn_base = f"arn:aws:states:{services.region}:{services.account}:{prefix}:{child_sm_name}:"
-    tasks: set[asyncio.Task[None]] = set()
-    crashed: list[BaseException] = []
-    executor = child_executor(services, x.info.execution_arn)
-
-    async def child(index: int, value: Any) -> None:
-        nonlocal failures
-        from legato.runtime.execution import Execution, ExecutionInfo
-        from legato.runtime.machine import Machine
-
-        size = len(value.get("Items", ())) if batched and isinstance(value, dict) else 1
-        reused = previous.by_index.get(index) if previous is not None else None
-        if reused is not None and reused.status == "SUCCEEDED":
-            # Redrive reruns only the children that failed or did not run.
-            if writer is None:
-                results[index] = reused.output
-            run.by_index[index] = reused
-            run.children[reused.arn] = reused
-            run.count("pending", size, -1)
-            run.count("succeeded", size)
-            return
-        name = services.ids.uuid()
-        arn = arn_base + name + (":" + services.ids.uuid() if execution_type == "EXPRESS" else "")
-        info = ExecutionInfo(
-            execution_arn=arn,
-            name=name,
-            state_machine_arn=child_sm_arn,
-            state_machine_name=child_sm_name,
-            role_arn=x.info.role_arn,
-            type=execution_type,
-        )
-        machine = Machine("", state.raw.get("ItemProcessor"), state.processor)
-        input_text = _json.dumps(value)
-        ex = Execution(machine, info, input_text, services)
-        entry = ChildExecution(arn, name, index, size, ex.start_time)
-        if execution_type != "EXPRESS":
-            entry.runtime = ex
-            run.children[arn] = entry
-            run.by_index[index] = entry
-        _share_mocks(services, x.info.execution_arn, arn)
-        run.count("pending", size, -1)
-        run.count("running", size)
-        try:
-            if executor is None:
-                await ex.run()
-            else:
-                await executor.run(ex)
-        finally:
-            _share_mocks(services, x.info.execution_arn, arn, drop=True)
-            run.count("running", size, -1)
-        entry.status = ex.status
-        run.count(_COUNTED[ex.status], size)
-        if ex.status == "SUCCEEDED":
-            entry.output = ex.output
-            if writer is None:
-                results[index] = ex.output
-        else:
-            failures += 1
-        if writer is not None:
-            await writer.add(
-                ChildResult(
-                    index,
-                    ex.status,
-                    value,
-                    ex.output,
-                    ex.error,
-                    ex.cause,
-                    arn,
-                    name,
-                    ex.start_time,
-                    ex.stop_time,
-                )
-            )
-            run.count("resultsWritten", size)
-
-    def ended(task: asyncio.Task[None]) -> None:
-        tasks.discard(task)
-        run.wake.set()
-        if not task.cancelled() and task.exception() is not None:
-            crashed.append(task.exception() or Exception())
-
-    index = 0
+    label = _label(map_run_arn)
+    children = Children(
+        interp,
+        state,
+        run,
+        writer,
+        previous,
+        child_executor(services, x.info.execution_arn),
+        resumes=recorded is not None or earlier is not None,
+        state_machine_arn=f"{x.info.state_machine_arn}/{label}",
+        state_machine_name=f"{sm_name}/{label}",
+    )
+    if state.item_reader is None and state.item_batcher is None:
+        children.total = len(items)  # known now: a failure threshold can be judged early
     try:
-        try:
-            async for value in source:
-                while len(tasks) >= run.limit and not crashed:
-                    run.wake.clear()
-                    await run.wake.wait()
-                if crashed:
-                    break
-                if writer is None:
-                    # With a ResultWriter the results go to S3: no slot per item is kept.
-                    results.append(None)
-                run.count("total", 1 if not batched else len(value.get("Items", ())))
-                run.count("pending", 1 if not batched else len(value.get("Items", ())))
-                task = asyncio.ensure_future(child(index, value))
-                tasks.add(task)
-                task.add_done_callback(ended)
-                index += 1
-        except StatesError as err:
-            # The reader or batcher failed: the children already started are stopped.
-            for task in list(tasks):
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-            await _fail(run, engine, interp, frame, started_id, err)
-            raise
-        while tasks:
-            await asyncio.gather(*list(tasks), return_exceptions=True)
+        await children.dispatch(source)
+    except StatesError as err:
+        await _fail(run, engine, interp, frame, started_id, err)
+        raise
     except asyncio.CancelledError:
-        for task in list(tasks):
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
         run.record.status = "ABORTED"
         run.record.stop_date = services.clock.time()
         await _save(engine, run)
         raise
-    if crashed:
-        raise crashed[0]
 
-    if failures and _over_threshold(failures, index, tolerated_pct, tolerated_count):
+    if children.exceeded():
         exceeded = StatesError(
             "States.ExceedToleratedFailureThreshold",
             "The specified tolerated failure threshold was exceeded",
@@ -417,7 +337,7 @@ async def run_distributed(
                 pass
         await _fail(run, engine, interp, frame, started_id, exceeded)
         raise exceeded
-    output: Any = results
+    output: Any = children.results
     if writer is not None:
         try:
             output = await writer.finish()
@@ -433,12 +353,61 @@ async def run_distributed(
     return output
 
 
-def _over_threshold(failures: int, total: int, pct: float | None, count: int | None) -> bool:
-    over_count = failures > (count if count is not None else 0)
-    over_pct = True
-    if pct is not None:
-        over_pct = (failures * 100.0 / max(1, total)) > pct
-    return (count is None or over_count) and (pct is None or over_pct)
+def _label(map_run_arn: str) -> str:
+    """The label of a Map Run (``...:mapRun:SM_NAME/LABEL:RUN_ID``)."""
+    resource = map_run_arn.split(":mapRun:", 1)[-1].rsplit(":", 1)[0]
+    return resource.split("/", 1)[-1]
+
+
+def _recorded_run(x: Execution, frame: Frame) -> tuple[str, int] | None:
+    """``(Map Run ARN, redrive count)`` of the Map Run this frame recorded next, when the
+    execution replays its journal (it resumes after a restart); None otherwise."""
+    replay = x.replay
+    event = replay.peek(frame.key) if replay is not None else None
+    if event is None:
+        return None
+    if event.get("type") == "MapRunStarted":
+        details = event.get("mapRunStartedEventDetails") or {}
+        count = 0
+    elif event.get("type") == "MapRunRedriven":
+        details = event.get("mapRunRedrivenEventDetails") or {}
+        count = int(details.get("redriveCount") or 1)
+    else:
+        return None
+    arn = details.get("mapRunArn")
+    return (arn, count) if isinstance(arn, str) else None
+
+
+def _failed_run_arn(x: Execution, frame: Frame, state_name: str) -> str | None:
+    """The Map Run that the Map state ``state_name`` ran in this frame when the execution
+    failed there (the redriven execution's earlier history), or None."""
+    from legato.runtime.replay import frame_of
+
+    found: str | None = None
+    for event in reversed(x.history):
+        if frame_of(event) != frame.key:
+            continue
+        kind = str(event.get("type", ""))
+        if kind.endswith("StateExited"):
+            return None  # the state that failed came after this frame's last completed one
+        if found is None and kind in ("MapRunStarted", "MapRunRedriven"):
+            details = event.get("mapRunStartedEventDetails") or event.get("mapRunRedrivenEventDetails") or {}
+            arn = details.get("mapRunArn")
+            found = arn if isinstance(arn, str) else None
+        elif found is not None and kind == "MapStateEntered":
+            entered = event.get("stateEnteredEventDetails") or {}
+            return found if entered.get("name") == state_name else None
+    return None
+
+
+def _resume_fields(record: MapRunRecord, stored: MapRunRecord) -> None:
+    """Carries over what a resumed Map Run keeps from before the restart (its counts are
+    counted again as its children are found)."""
+    record.start_date = stored.start_date
+    record.redrive_date = stored.redrive_date
+    record.max_concurrency = stored.max_concurrency
+    record.tolerated_failure_percentage = stored.tolerated_failure_percentage
+    record.tolerated_failure_count = stored.tolerated_failure_count
 
 
 async def _fail(
@@ -453,16 +422,3 @@ async def _fail(
     frame.last = interp.x.event(
         "MapRunFailed", started_id, "mapRunFailedEventDetails", details, frame=frame.key
     )
-
-
-def _share_mocks(services: Any, parent_arn: str, child_arn: str, *, drop: bool = False) -> None:
-    """Children answer from the parent's mocked responses (Step Functions Local's mocks)."""
-    from legato.runtime.mocks import STATE_KEY
-
-    mocks = services.integrations.state.get(STATE_KEY)
-    if mocks is None:
-        return
-    if drop:
-        mocks.sessions.pop(child_arn, None)
-    elif parent_arn in mocks.sessions:
-        mocks.sessions[child_arn] = mocks.sessions[parent_arn]

@@ -27,6 +27,7 @@ class MemoryStore:
         self._aliases: dict[str, StateMachineAliasRecord] = {}
         self._events: dict[str, dict[int, dict[str, Any]]] = {}
         self._map_runs: dict[str, MapRunRecord] = {}
+        self._by_map_run: dict[str, dict[str, ExecutionRecord]] = {}
 
     async def put_state_machine(self, record: StateMachineRecord) -> None:
         """Inserts or replaces a state machine."""
@@ -49,6 +50,8 @@ class MemoryStore:
         """Inserts or replaces an execution."""
         self._executions[record.arn] = record
         self._by_machine.setdefault(record.state_machine_arn, {})[record.arn] = record
+        if record.map_run_arn is not None:
+            self._by_map_run.setdefault(record.map_run_arn, {})[record.arn] = record
 
     async def get_execution(self, arn: str) -> ExecutionRecord | None:
         """The execution with this ARN, or ``None``."""
@@ -57,6 +60,10 @@ class MemoryStore:
     async def list_executions(self, state_machine_arn: str) -> list[ExecutionRecord]:
         """The executions of one state machine."""
         return list(self._by_machine.get(state_machine_arn, {}).values())
+
+    async def list_map_run_children(self, map_run_arn: str) -> list[ExecutionRecord]:
+        """The child executions a Map Run started, oldest first."""
+        return list(self._by_map_run.get(map_run_arn, {}).values())
 
     async def put_activity(self, record: ActivityRecord) -> None:
         """Inserts or replaces an activity."""

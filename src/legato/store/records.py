@@ -111,6 +111,10 @@ class ExecutionRecord:
     """The alias the execution was started with, if any."""
     redrive_count: int = 0
     redrive_date: float | None = None
+    map_run_arn: str | None = None
+    """The Map Run that started this execution (a Distributed Map's Standard child)."""
+    item_count: int | None = None
+    """How many items a Map Run child processes (ListExecutions' ``itemCount``)."""
 
 
 @dataclass(slots=True)
@@ -193,6 +197,10 @@ class Store(Protocol):
 
     async def list_executions(self, state_machine_arn: str) -> list[ExecutionRecord]:
         """The executions of one state machine."""
+        ...
+
+    async def list_map_run_children(self, map_run_arn: str) -> list[ExecutionRecord]:
+        """The child executions a Map Run started (``map_run_arn``), oldest first."""
         ...
 
     async def put_activity(self, record: ActivityRecord) -> None:

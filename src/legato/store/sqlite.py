@@ -57,7 +57,7 @@ _EX_COLUMNS = (
     "d.text, e.role_arn, e.state_machine_update_date, e.revision_id, e.logging_configuration, "
     "e.tracing_configuration, e.encryption_configuration, e.trace_header, e.status, e.stop_date, "
     "e.output_text, e.error, e.cause, e.state_machine_version_arn, e.state_machine_alias_arn, "
-    "e.redrive_count, e.redrive_date"
+    "e.redrive_count, e.redrive_date, e.map_run_arn, e.item_count"
 )
 _EX_SELECT = f"SELECT {_EX_COLUMNS} FROM executions e JOIN definitions d ON d.hash = e.definition_hash"
 
@@ -77,8 +77,9 @@ _PUT_EX = """
 INSERT INTO executions (arn, name, state_machine_arn, state_machine_name, type, input_text, start_date,
     definition_hash, role_arn, state_machine_update_date, revision_id, logging_configuration,
     tracing_configuration, encryption_configuration, trace_header, status, stop_date, output_text,
-    error, cause, state_machine_version_arn, state_machine_alias_arn, redrive_count, redrive_date)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+    error, cause, state_machine_version_arn, state_machine_alias_arn, redrive_count, redrive_date,
+    map_run_arn, item_count)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (arn) DO UPDATE SET status = excluded.status, stop_date = excluded.stop_date,
     output_text = excluded.output_text, error = excluded.error, cause = excluded.cause,
     trace_header = excluded.trace_header, state_machine_version_arn = excluded.state_machine_version_arn,
@@ -167,6 +168,8 @@ def _execution(row: tuple[Any, ...]) -> ExecutionRecord:
         state_machine_alias_arn=row[21],
         redrive_count=row[22],
         redrive_date=row[23],
+        map_run_arn=row[24],
+        item_count=row[25],
     )
 
 
@@ -392,6 +395,8 @@ class SqliteStore:
             record.state_machine_alias_arn,
             record.redrive_count,
             record.redrive_date,
+            record.map_run_arn,
+            record.item_count,
         )
         definition = record.definition
         known = self._stored.get(digest)  # stored already: no statement to write it
@@ -425,6 +430,15 @@ class SqliteStore:
         rows = self._read(
             f"{_EX_SELECT} WHERE e.state_machine_arn = ? ORDER BY e.rowid", (state_machine_arn,)
         )
+        out = []
+        for row in rows:
+            live = self._live.get(row[0])
+            out.append(live if live is not None else _execution(row))
+        return out
+
+    async def list_map_run_children(self, map_run_arn: str) -> list[ExecutionRecord]:
+        """The child executions a Map Run started, oldest first."""
+        rows = self._read(f"{_EX_SELECT} WHERE e.map_run_arn = ? ORDER BY e.rowid", (map_run_arn,))
         out = []
         for row in rows:
             live = self._live.get(row[0])

@@ -7,9 +7,11 @@ import json
 import threading
 from typing import Any
 
+import pytest
+
 import legato
 from legato.engine import Engine
-from legato.runtime.clock import SequentialIds, VirtualClock
+from legato.runtime.clock import SequentialIds, SystemClock, VirtualClock
 
 SM = "arn:aws:states:us-east-1:123456789012:stateMachine:"
 ROLE = "arn:aws:iam::123456789012:role/r"
@@ -96,6 +98,82 @@ def test_tolerated_failure_count() -> None:
     assert ok.status == "SUCCEEDED"
     assert ok.output == [1, None, 3]
     bad = legato.run(_machine(_map(child, "C", ToleratedFailureCount=0)), [1, 2, 3])
+    assert bad.error == "States.ExceedToleratedFailureThreshold"
+
+
+WAIT_OR_FAIL = {
+    "C": {
+        "Type": "Choice",
+        "Choices": [{"Variable": "$", "StringEquals": "fail", "Next": "F"}],
+        "Default": "W",
+    },
+    "F": {"Type": "Fail", "Error": "Boom"},
+    "W": {"Type": "Wait", "Seconds": 3600, "End": True},
+}
+
+
+@pytest.mark.parametrize("execution_type", ["STANDARD", "EXPRESS"])
+@pytest.mark.parametrize(
+    ("items", "tolerated"),
+    [
+        (["fail", "wait", "wait"], {"ToleratedFailureCount": 0}),
+        (["fail", "fail", "wait", "wait"], {"ToleratedFailurePercentage": 25}),
+    ],
+)
+def test_exceeding_the_threshold_fails_the_map_run_at_once(
+    execution_type: str, items: list[str], tolerated: dict[str, Any]
+) -> None:
+    """The Map Run fails as soon as the failures exceed the threshold; the children still
+    running are aborted (on the system clock their hour-long Wait would otherwise hold it)."""
+
+    async def go() -> None:
+        engine = Engine(ids=SequentialIds(), clock=SystemClock())
+        definition = _machine(_map(WAIT_OR_FAIL, "C", type=execution_type, **tolerated))
+        arn = await _start(engine, definition, items)
+        done = await engine.wait_for_execution(arn, timeout=10)
+        assert done["status"] == "FAILED"
+        assert done["error"] == "States.ExceedToleratedFailureThreshold"
+        run_arn = (await engine.list_map_runs(executionArn=arn))["mapRuns"][0]["mapRunArn"]
+        described = await engine.describe_map_run(mapRunArn=run_arn)
+        assert described["status"] == "FAILED"
+        failed = items.count("fail")
+        for counts in (described["itemCounts"], described["executionCounts"]):
+            assert counts["failed"] == failed and counts["aborted"] == len(items) - failed
+            assert counts["running"] == counts["pending"] == counts["succeeded"] == 0
+        children = (await engine.list_executions(mapRunArn=run_arn))["executions"]
+        if execution_type == "STANDARD":
+            assert sorted(c["status"] for c in children) == sorted(
+                ["FAILED"] * failed + ["ABORTED"] * (len(items) - failed)
+            )
+            for child in children:
+                events = (await engine.get_execution_history(executionArn=child["executionArn"]))["events"]
+                assert (
+                    events[-1]["type"]
+                    == {"FAILED": "ExecutionFailed", "ABORTED": "ExecutionAborted"}[child["status"]]
+                )
+        else:
+            assert children == []
+        await engine.aclose()
+
+    asyncio.run(go())
+
+
+def test_a_percentage_is_judged_once_the_items_are_known() -> None:
+    """With an ItemBatcher the number of children is known only once every item is read:
+    the percentage is then judged on all of them (one failed batch of four is 25%)."""
+    child = {
+        "C": {
+            "Type": "Choice",
+            "Choices": [{"Variable": "$.Items[0]", "StringEquals": "fail", "Next": "F"}],
+            "Default": "S",
+        },
+        "F": {"Type": "Fail", "Error": "Boom"},
+        "S": {"Type": "Succeed"},
+    }
+    state = _map(child, "C", ItemBatcher={"MaxItemsPerBatch": 1}, ToleratedFailurePercentage=25)
+    ok = legato.run(_machine(state), ["fail", "a", "b", "c"])
+    assert ok.status == "SUCCEEDED", ok.cause
+    bad = legato.run(_machine(state), ["fail", "a", "b", "fail"])
     assert bad.error == "States.ExceedToleratedFailureThreshold"
 
 
@@ -203,28 +281,56 @@ def test_unknown_map_run() -> None:
     asyncio.run(go())
 
 
-def test_redrive_reruns_only_the_failed_children() -> None:
+def test_redrive_reruns_only_the_children_that_did_not_succeed() -> None:
     gauge = _Gauge()
     gauge.fail = {2}
 
     async def go() -> None:
         engine = Engine(ids=SequentialIds(), clock=VirtualClock(), functions={"g": gauge})
-        arn = await _start(engine, _machine(_map(LAMBDA_CHILD, "T")), [1, 2, 3])
+        arn = await _start(engine, _machine(_map(LAMBDA_CHILD, "T", MaxConcurrency=1)), [1, 2, 3])
         done = await engine.wait_for_execution(arn, timeout=10)
         assert done["status"] == "FAILED"
-        assert sorted(gauge.calls) == [1, 2, 3]
+        # The failure exceeds the threshold (none tolerated): the third item never starts.
+        assert gauge.calls == [1, 2]
+        run_arn = (await engine.list_map_runs(executionArn=arn))["mapRuns"][0]["mapRunArn"]
+        failed = (await engine.list_executions(mapRunArn=run_arn, statusFilter="FAILED"))["executions"]
+        child = await engine.describe_execution(executionArn=failed[0]["executionArn"])
+        assert child["redriveStatus"] == "REDRIVABLE" and child["mapRunArn"] == run_arn
+        with pytest.raises(legato.errors.ApiError, match="redrive its parent execution"):
+            await engine.redrive_execution(executionArn=child["executionArn"])
         gauge.fail = set()
         gauge.calls.clear()
         await engine.redrive_execution(executionArn=arn)
         done = await engine.wait_for_execution(arn, timeout=10)
         assert done["status"] == "SUCCEEDED", done
         assert json.loads(done["output"]) == [10, 20, 30]
-        assert gauge.calls == [2]
+        assert gauge.calls == [2, 3]
         runs = (await engine.list_map_runs(executionArn=arn))["mapRuns"]
         assert len(runs) == 1
-        described = await engine.describe_map_run(mapRunArn=runs[0]["mapRunArn"])
+        run_arn = runs[0]["mapRunArn"]
+        described = await engine.describe_map_run(mapRunArn=run_arn)
         assert described["redriveCount"] == 1
         assert described["itemCounts"]["succeeded"] == 3
+        events = (await engine.get_execution_history(executionArn=arn))["events"]
+        types = [e["type"] for e in events]
+        assert types.count("MapRunStarted") == 1
+        redriven = [e for e in events if e["type"] == "MapRunRedriven"]
+        assert [e["mapRunRedrivenEventDetails"] for e in redriven] == [
+            {"mapRunArn": run_arn, "redriveCount": 1}
+        ]
+        assert types[types.index("ExecutionRedriven") :] == [
+            "ExecutionRedriven",
+            "MapStateEntered",
+            "MapStateStarted",
+            "MapRunRedriven",
+            "MapRunSucceeded",
+            "MapStateSucceeded",
+            "MapStateExited",
+            "ExecutionSucceeded",
+        ]
+        # The first attempt's children stay listed; the redrive added the two it reran.
+        children = (await engine.list_executions(mapRunArn=run_arn))["executions"]
+        assert sorted(c["status"] for c in children) == ["FAILED", "SUCCEEDED", "SUCCEEDED", "SUCCEEDED"]
         await engine.aclose()
 
     asyncio.run(go())

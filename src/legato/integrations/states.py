@@ -12,8 +12,9 @@
 - ``.waitForTaskToken``: starts the child, then waits for the token.
 
 Stopping the parent (StopExecution, a Task timeout, the execution's own timeout)
-stops a child it waits for with ``.sync``. The child's name is ``Name`` or a fresh
-UUID; ``Input`` is passed as JSON text (a string is taken as JSON text already;
+stops a child it waits for with ``.sync``. The child's name is ``Name``, or a UUID
+(derived from the Task's token for ``.sync`` and ``.waitForTaskToken``, so that a Task run
+again after a crash finds the child it had started, else fresh); ``Input`` is passed as JSON text (a string is taken as JSON text already;
 absent or null is ``{}``), so an ``AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID``
 field reaches the child unchanged. Errors of StartExecution come back as
 ``StepFunctions.<Code>Exception`` with the SDK's cause.
@@ -27,16 +28,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import uuid
 from email.utils import formatdate
 from typing import TYPE_CHECKING, Any
 
-from legato import _json
+from legato import _json, arns
 from legato.errors import ApiError, StatesError
 from legato.integrations.registry import TaskCall, integration
 from legato.runtime.callbacks import TaskFailure
 
 if TYPE_CHECKING:
     from legato.runtime.services import Services
+
+_CHILD_NAMES = uuid.UUID("6c1e8a52-37d4-4f0e-9b8e-2f4f1c7d9a10")
+"""The namespace of the names derived for children started without a ``Name``."""
 
 __all__ = ["describe_shape", "engine_of", "execution_input", "start_execution"]
 
@@ -219,12 +224,25 @@ async def start_execution(call: TaskCall) -> Any:
         with contextlib.suppress(ApiError):
             return await _wait_child(call, engine, resumed["ExecutionArn"])
     request = _request(call)
+    derived = "name" not in request and call.token is not None
+    if derived:
+        # Named after the Task's token (made from the Scheduled event's id): if the engine
+        # dies after starting the child but before recording TaskSubmitted, the Task that
+        # runs again finds the same child instead of starting a second one.
+        request["name"] = str(uuid.uuid5(_CHILD_NAMES, call.token or ""))
     try:
         # The engine may wait for its store's thread: that is work, not idle time.
         with call.services.clock.busy():
             response = await engine.start_execution(request)
     except ApiError as exc:
-        raise _optimised_error(call.services, exc) from None
+        if not (derived and exc.type == "ExecutionAlreadyExists"):
+            raise _optimised_error(call.services, exc) from None
+        # That child ran to its end before the restart: this Task goes on with it.
+        arn = arns.execution_arn(request["stateMachineArn"], request["name"])
+        try:
+            response = await engine.describe_execution({"executionArn": arn})
+        except ApiError:
+            raise _optimised_error(call.services, exc) from None
     started = _started(call.services, response)
     if call.pattern not in ("sync", "sync:2"):
         return started

@@ -268,3 +268,38 @@ def test_legato_run_explains_that_nested_executions_need_an_engine() -> None:
     assert result.status == "FAILED"
     assert result.error == "States.Runtime"
     assert result.cause is not None and "needs a legato.Engine" in result.cause
+
+
+def test_a_sync_task_run_again_with_its_token_finds_its_child() -> None:
+    """A .sync Task without a Name names its child after its token: run again with the
+    same token (the engine died before TaskSubmitted was recorded) it waits for the child
+    it had started, running or ended, instead of starting another."""
+    from legato.integrations.registry import TaskCall
+    from legato.integrations.states import start_execution
+
+    async def body(engine: Engine) -> None:
+        child = await create(engine, "child", CHILD)
+
+        def call(token: str) -> TaskCall:
+            return TaskCall(
+                services=engine.services,
+                resource="arn:aws:states:::states:startExecution.sync:2",
+                service="states",
+                action="startExecution",
+                pattern="sync:2",
+                parameters={"StateMachineArn": child, "Input": {"a": 1}},
+                state_name="Start",
+                execution_arn="arn:aws:states:us-east-1:123456789012:execution:parent:p",
+                context={},
+                token=token,
+            )
+
+        first = await start_execution(call("token-1"))
+        again = await start_execution(call("token-1"))  # the child has ended: no new one
+        other = await start_execution(call("token-2"))
+        assert first["ExecutionArn"] == again["ExecutionArn"] != other["ExecutionArn"]
+        assert again["Output"] == {"got": {"a": 1}}
+        listed = (await engine.list_executions(stateMachineArn=child))["executions"]
+        assert len(listed) == 2
+
+    run(body)

@@ -12,10 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import signal
-import socket
-import subprocess
 import sys
 import threading
 import time
@@ -27,6 +23,7 @@ from typing import Any
 import pytest
 
 boto3 = pytest.importorskip("boto3")
+from _serve import ServeProcess  # noqa: E402
 from botocore.config import Config  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -35,7 +32,6 @@ sys.path.insert(0, str(EXAMPLES))
 
 from aggregator import blueprint, thirdparty  # noqa: E402
 
-LEGATO = ROOT / ".venv" / "bin" / "legato"
 TASK = "task-crash"
 
 JOBS_FILE = f"""
@@ -47,12 +43,6 @@ from aggregator import jobs
 
 GLUE_JOBS = {{jobs.JOB_NAME: jobs.consolidation_job(os.environ["AGGREGATOR_DATA_DIR"])}}
 """
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class ApiThread:
@@ -82,49 +72,18 @@ class ApiThread:
         self._thread.join(10)
 
 
-class Server:
-    """A ``legato serve`` process on one data directory, restartable."""
+class Server(ServeProcess):
+    """A ``legato serve`` process on one data directory with the aggregator's jobs and
+    integrations, restartable."""
 
     def __init__(self, data_dir: Path, jobs: Path, integrations: Path, env: dict[str, str]) -> None:
-        self.data_dir, self.jobs, self.integrations, self.env = data_dir, jobs, integrations, env
-        self.port = _free_port()
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        self.proc = subprocess.Popen(
+        super().__init__(
             [
-                *(str(LEGATO), "serve", "--host", "127.0.0.1", "--port", str(self.port)),
-                *("--data-dir", str(self.data_dir), "--clock", "system"),
-                *("--jobs", str(self.jobs), "--integrations", str(self.integrations)),
+                *("--data-dir", str(data_dir), "--clock", "system"),
+                *("--jobs", str(jobs), "--integrations", str(integrations)),
             ],
-            env=dict(os.environ, **self.env),
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
+            env,
         )
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
-                    return
-            except OSError:
-                assert self.proc.poll() is None, "legato serve exited at start"
-                time.sleep(0.05)
-        raise AssertionError("legato serve did not start listening")
-
-    def kill(self) -> None:
-        assert self.proc is not None
-        os.killpg(self.proc.pid, signal.SIGKILL)
-        self.proc.wait(timeout=10)
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(timeout=10)
 
 
 def _client(port: int) -> Any:

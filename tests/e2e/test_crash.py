@@ -9,11 +9,7 @@ with the expected output, with a gap-free history and no recorded Task run again
 from __future__ import annotations
 
 import json
-import os
 import random
-import signal
-import socket
-import subprocess
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -23,10 +19,10 @@ from typing import Any
 import pytest
 
 boto3 = pytest.importorskip("boto3")
+from _serve import ServeProcess  # noqa: E402
 from botocore.config import Config  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
-LEGATO = ROOT / ".venv" / "bin" / "legato"
 EXECUTIONS = 50
 KILLS = 3
 
@@ -95,55 +91,15 @@ DEFINITION = {
 }
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class Server:
-    """A `legato serve` process on one data directory, restartable."""
+class Server(ServeProcess):
+    """A `legato serve` process on one data directory with the test's functions, restartable."""
 
     def __init__(self, data_dir: Path, functions: Path, log: Path) -> None:
-        self.data_dir, self.functions, self.log = data_dir, functions, log
-        self.port = _free_port()
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        env = dict(os.environ, LEGATO_CRASH_LOG=str(self.log))
-        self.proc = subprocess.Popen(
-            [
-                *(str(LEGATO), "serve", "--host", "127.0.0.1", "--port", str(self.port)),
-                *("--data-dir", str(self.data_dir), "--functions", str(self.functions), "--clock", "system"),
-            ],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
+        super().__init__(
+            ["--data-dir", str(data_dir), "--functions", str(functions), "--clock", "system"],
+            {"LEGATO_CRASH_LOG": str(log)},
         )
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
-                    return
-            except OSError:
-                assert self.proc.poll() is None, "legato serve exited at start"
-                time.sleep(0.05)
-        raise AssertionError("legato serve did not start listening")
-
-    def kill(self) -> None:
-        assert self.proc is not None
-        os.killpg(self.proc.pid, signal.SIGKILL)
-        self.proc.wait(timeout=10)
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(timeout=10)
+        self.data_dir, self.functions, self.log = data_dir, functions, log
 
 
 @pytest.fixture()

@@ -18,7 +18,7 @@ from legato.store.records import ExecutionRecord, Store, StoreUnavailable
 
 if TYPE_CHECKING:
     from legato.engine import Engine
-    from legato.runtime.execution import Execution
+    from legato.runtime.execution import Execution, ExecutionInfo
     from legato.runtime.machine import Machine
 
 __all__ = ["EngineJournal", "finish", "history", "recover", "resumed"]
@@ -103,21 +103,28 @@ async def history(engine: Engine, record: ExecutionRecord) -> list[dict[str, Any
     return await engine.store.events(record.arn)
 
 
-async def resumed(engine: Engine, record: ExecutionRecord, machine: Machine) -> Execution:
-    """A live execution of ``record`` (stored as ``RUNNING``) that replays its journal,
-    set as the record's runtime and stored; the caller runs it."""
-    from legato.runtime.execution import Execution, ExecutionInfo
+def execution_info(record: ExecutionRecord, redrive_count: int | None = None) -> ExecutionInfo:
+    """The names and ARNs a live run of ``record``'s execution carries."""
+    from legato.runtime.execution import ExecutionInfo
 
-    recorded = await engine.store.events(record.arn)
-    info = ExecutionInfo(
+    return ExecutionInfo(
         execution_arn=record.arn,
         name=record.name,
         state_machine_arn=record.state_machine_arn,
         state_machine_name=record.state_machine_name,
         role_arn=record.role_arn,
         type=record.type,
-        redrive_count=record.redrive_count,
+        redrive_count=record.redrive_count if redrive_count is None else redrive_count,
     )
+
+
+async def resumed(engine: Engine, record: ExecutionRecord, machine: Machine) -> Execution:
+    """A live execution of ``record`` (stored as ``RUNNING``) that replays its journal,
+    set as the record's runtime and stored; the caller runs it."""
+    from legato.runtime.execution import Execution
+
+    recorded = await engine.store.events(record.arn)
+    info = execution_info(record)
     ex = Execution(
         machine, info, record.input_text, engine.services, journal=engine.journal, recorded=recorded
     )

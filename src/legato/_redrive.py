@@ -150,18 +150,12 @@ async def redrive(engine: Engine, req: Request) -> Response:
 
 def _restart(engine: Engine, record: ExecutionRecord, now: float, recorded: list[dict[str, Any]]) -> None:
     """Starts a new live run of ``record``'s execution that resumes the previous one."""
-    from legato.runtime.execution import Execution, ExecutionInfo
+    from legato.runtime.execution import Execution
 
     machine = engine._compile(record.definition)
-    info = ExecutionInfo(
-        execution_arn=record.arn,
-        name=record.name,
-        state_machine_arn=record.state_machine_arn,
-        state_machine_name=record.state_machine_name,
-        role_arn=record.role_arn,
-        type=record.type,
-        redrive_count=record.redrive_count + 1,
-    )
+    from legato import _durable
+
+    info = _durable.execution_info(record, record.redrive_count + 1)
     ex = Execution(
         machine,
         info,

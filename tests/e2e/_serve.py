@@ -10,6 +10,7 @@ import subprocess
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 LEGATO = Path(__file__).resolve().parents[2] / ".venv" / "bin" / "legato"
 
@@ -64,3 +65,20 @@ class ServeProcess:
             except subprocess.TimeoutExpired:
                 os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait(timeout=10)
+
+
+def client(port: int) -> Any:
+    """A boto3 Step Functions client for the server on ``port`` (no retries, short timeouts)."""
+    import boto3
+    from botocore.config import Config
+
+    return boto3.client(
+        "stepfunctions",
+        endpoint_url=f"http://127.0.0.1:{port}",
+        region_name="us-east-1",
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+        config=Config(
+            inject_host_prefix=False, retries={"max_attempts": 1}, connect_timeout=2, read_timeout=10
+        ),
+    )

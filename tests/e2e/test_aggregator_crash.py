@@ -23,8 +23,7 @@ from typing import Any
 import pytest
 
 boto3 = pytest.importorskip("boto3")
-from _serve import ServeProcess  # noqa: E402
-from botocore.config import Config  # noqa: E402
+from _serve import ServeProcess, client  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
@@ -86,19 +85,6 @@ class Server(ServeProcess):
         )
 
 
-def _client(port: int) -> Any:
-    return boto3.client(
-        "stepfunctions",
-        endpoint_url=f"http://127.0.0.1:{port}",
-        region_name="us-east-1",
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
-        config=Config(
-            inject_host_prefix=False, retries={"max_attempts": 1}, connect_timeout=2, read_timeout=10
-        ),
-    )
-
-
 @dataclass
 class CrashRun:
     """What one killed-and-restarted run left behind."""
@@ -147,7 +133,7 @@ def crash_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CrashRun]:
     server = Server(data_dir, jobs_file, integrations, env)
     server.start()
     try:
-        sfn = _client(server.port)
+        sfn = client(server.port)
         texts = blueprint.definitions(bp)
         arns = {}
         for tier in ("processing", "extraction", "main"):
@@ -171,7 +157,7 @@ def crash_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CrashRun]:
         assert sfn.describe_execution(executionArn=main)["status"] == "RUNNING"
         server.kill()
         server.start()
-        sfn = _client(server.port)
+        sfn = client(server.port)
 
         described = _wait(sfn, main, timeout=60)
         extractions = [

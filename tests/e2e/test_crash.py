@@ -14,13 +14,11 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 boto3 = pytest.importorskip("boto3")
-from _serve import ServeProcess  # noqa: E402
-from botocore.config import Config  # noqa: E402
+from _serve import ServeProcess, client  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 EXECUTIONS = 50
@@ -114,22 +112,9 @@ def server(tmp_path: Path) -> Iterator[Server]:
         srv.stop()
 
 
-def _client(port: int) -> Any:
-    return boto3.client(
-        "stepfunctions",
-        endpoint_url=f"http://127.0.0.1:{port}",
-        region_name="us-east-1",
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
-        config=Config(
-            inject_host_prefix=False, retries={"max_attempts": 1}, connect_timeout=2, read_timeout=10
-        ),
-    )
-
-
 def test_executions_survive_three_kills(server: Server) -> None:
     rng = random.Random(20261203)
-    sfn = _client(server.port)
+    sfn = client(server.port)
     arn = sfn.create_state_machine(
         name="crashy", definition=json.dumps(DEFINITION), roleArn="arn:aws:iam::123456789012:role/crash"
     )["stateMachineArn"]
@@ -147,7 +132,7 @@ def test_executions_survive_three_kills(server: Server) -> None:
         interrupted += len(running["executions"])
         server.kill()
         server.start()
-        sfn = _client(server.port)
+        sfn = client(server.port)
     assert interrupted > 0, "no kill came while executions were running"
 
     deadline = time.monotonic() + 120

@@ -38,7 +38,7 @@ async def _run(engine: Engine, definition: str, value: Any = None, name: str = "
     except Exception:
         await engine.update_state_machine(stateMachineArn=SM + name, definition=definition)
     started = await engine.start_execution(stateMachineArn=SM + name, input=json.dumps(value or {}))
-    for _ in range(2000):
+    for _ in range(4000):
         described = await engine.describe_execution(executionArn=started["executionArn"])
         if described["status"] != "RUNNING":
             return dict(described)

@@ -20,6 +20,7 @@ from typing import Any
 import boto3
 import pytest
 from aiohttp import web
+from test_messaging import ACCOUNT, SM, _run, _task
 
 from legato.engine import Engine
 from legato.integrations import events, glue, sqs
@@ -30,8 +31,6 @@ from legato.runtime.services import Services
 
 moto_server = pytest.importorskip("moto.server")
 
-ACCOUNT = "123456789012"
-SM = f"arn:aws:states:us-east-1:{ACCOUNT}:stateMachine:"
 KEY = {"access_key_id_env": "LEGATO_TEST_KEY", "secret_access_key_env": "LEGATO_TEST_SECRET"}
 
 
@@ -66,27 +65,6 @@ def _client(service: str, url: str) -> Any:
 def _engine(tmp_path: Path, services: dict[str, Any]) -> Engine:
     settings = IntegrationSettings(data_dir=tmp_path, sections={"services": services})
     return Engine(clock=VirtualClock(), integrations=settings)
-
-
-def _task(resource: str, parameters: dict[str, Any], **extra: Any) -> str:
-    state = {"Type": "Task", "Resource": resource, "Parameters": parameters, "End": True, **extra}
-    return json.dumps({"StartAt": "T", "States": {"T": state}})
-
-
-async def _run(engine: Engine, definition: str, value: Any = None, name: str = "m") -> dict[str, Any]:
-    try:
-        await engine.create_state_machine(
-            name=name, definition=definition, roleArn=f"arn:aws:iam::{ACCOUNT}:role/r"
-        )
-    except Exception:
-        await engine.update_state_machine(stateMachineArn=SM + name, definition=definition)
-    started = await engine.start_execution(stateMachineArn=SM + name, input=json.dumps(value or {}))
-    for _ in range(4000):
-        described = await engine.describe_execution(executionArn=started["executionArn"])
-        if described["status"] != "RUNNING":
-            return dict(described)
-        await asyncio.sleep(0.005)
-    raise AssertionError("the execution did not finish")
 
 
 def _sdk_metadata_is_the_response(result: dict[str, Any], content_type: str) -> None:

@@ -11,10 +11,13 @@ Not a test. Runs one aggregation task (examples/aggregator) with ``run_demo`` an
   concurrency, over the pages (what one page costs on top of the API's latency).
 
     .venv/bin/python bench/aggregator.py [--locations 200] [--rows-per-location 2000]
-        [--page-size 400] [--latency-ms 20] [--max-concurrency 10]
+        [--page-size 400] [--latency-ms 20] [--max-concurrency 10] [--api-in-process]
 
 The defaults are the issue's full size (200 locations x 2 data types x 2,000 rows, 400 rows a
-page: about 2,000 pages). The clock is the system clock: the API's latency is real time.
+page: about 2,000 pages). The clock is the system clock: the API's latency is real time. The
+API runs in its own process (``examples/aggregator/thirdparty.py``), as a real third party
+would: it does not share the engine's CPU. ``--api-in-process`` serves it in the engine's own
+process and event loop instead, as ``legato demo aggregator`` does.
 """
 
 from __future__ import annotations
@@ -47,6 +50,7 @@ async def _bench(args: argparse.Namespace) -> int:
             max_concurrency=args.max_concurrency,
             clock="system",
             data_dir=data_dir,
+            api_process=not args.api_in_process,
         )
         t0 = time.perf_counter()
         report = await blueprint.run_demo(options)
@@ -63,7 +67,8 @@ async def _bench(args: argparse.Namespace) -> int:
     overhead = (phases.get("extraction", 0.0) - ideal_extraction) * concurrency / pages if pages else 0.0
     print(
         f"{args.locations} locations x {len(thirdparty.DATA_TYPES)} data types x {args.rows_per_location} rows, "
-        f"{args.page_size} rows a page, {args.latency_ms:g} ms latency, MaxConcurrency {args.max_concurrency}"
+        f"{args.page_size} rows a page, {args.latency_ms:g} ms latency, MaxConcurrency {args.max_concurrency}, "
+        f"API {'in the engine process' if args.api_in_process else 'in its own process'}"
     )
     print(
         f"status {report.status}, exact: {'yes' if report.exact else 'NO'}, rows {report.rows}, pages {pages}"
@@ -85,6 +90,9 @@ def main() -> int:
     parser.add_argument("--page-size", type=int, default=400)
     parser.add_argument("--latency-ms", type=float, default=20.0)
     parser.add_argument("--max-concurrency", type=int, default=10)
+    parser.add_argument(
+        "--api-in-process", action="store_true", help="serve the API in the engine's process and event loop"
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     return asyncio.run(_bench(args))

@@ -4,8 +4,8 @@ The three definitions (``main.asl.json``, ``extraction.asl.json``, ``processing.
 hold ``${Name}`` placeholders in strings, as AWS SAM's DefinitionSubstitutions do, and
 default numbers (page size, batch size, MaxConcurrency); :func:`definitions` sets both from a
 :class:`Blueprint`. :func:`run_demo` is what ``legato demo aggregator`` runs:
-the test API on loopback, an engine with a temporary data directory, one task, its check
-against the ground truth.
+the test API on loopback (in this process, or in its own with ``api_process``), an engine with
+a temporary data directory, one task, its check against the ground truth.
 """
 
 from __future__ import annotations
@@ -15,12 +15,15 @@ import contextlib
 import csv
 import json
 import os
+import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import aiohttp
 
 from legato.engine import Engine
 from legato.integrations import glue
@@ -45,6 +48,8 @@ __all__ = [
 
 HERE = Path(__file__).resolve().parent
 API_KEY_ENV = "AGGREGATOR_API_KEY"
+API_START_TIMEOUT = 30.0
+"""Seconds the API's own process has to print its URL."""
 
 
 @dataclass
@@ -198,6 +203,9 @@ class DemoOptions:
     ``inprocess``), ``dask-local``, ``dask://HOST:PORT``, or an executor object. Either
     way the demo closes it at the end. Dask workers must run on this machine: they reach
     the data directory and the API on 127.0.0.1."""
+    api_process: bool = False
+    """Runs the test API in its own OS process (``thirdparty.py``), as a real third party: it
+    does not share the engine's CPU. The counters come from its ``GET /stats``."""
 
 
 @dataclass
@@ -229,6 +237,62 @@ class DemoReport:
 
 
 Progress = Callable[[str], None]
+Stats = Callable[[], Awaitable[thirdparty.ApiStats]]
+
+
+@contextlib.asynccontextmanager
+async def _third_party(config: thirdparty.ApiConfig, own_process: bool) -> AsyncIterator[tuple[str, Stats]]:
+    """Serves the test API on loopback; yields its base URL and a function reading its counters."""
+    if not own_process:
+        api = thirdparty.ThirdPartyApi(config)
+        runner, base = await thirdparty.serve(api)
+
+        async def local() -> thirdparty.ApiStats:
+            return api.stats
+
+        try:
+            yield base, local
+        finally:
+            await runner.cleanup()
+        return
+    script = str(HERE / "thirdparty.py")
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, script, *thirdparty.command_line(config), stdout=asyncio.subprocess.PIPE
+    )
+    try:
+        base = await _api_url(proc)
+        async with aiohttp.ClientSession() as session:
+
+            async def remote() -> thirdparty.ApiStats:
+                async with session.get(f"{base}/stats") as response:
+                    response.raise_for_status()
+                    return thirdparty.ApiStats(**await response.json())
+
+            yield base, remote
+    finally:
+        with contextlib.suppress(ProcessLookupError):  # it may have exited already
+            proc.terminate()  # SIGTERM to its pid
+            try:
+                await asyncio.wait_for(proc.wait(), 10)
+            except TimeoutError:
+                proc.kill()
+        await proc.wait()
+
+
+async def _api_url(proc: asyncio.subprocess.Process) -> str:
+    """The base URL from the first line of the API's process (``listening http://...``)."""
+    assert proc.stdout is not None
+    what = f"the test API (pid {proc.pid})"
+    try:
+        line = (await asyncio.wait_for(proc.stdout.readline(), API_START_TIMEOUT)).decode().strip()
+    except TimeoutError:
+        raise RuntimeError(f"{what} printed no URL within {API_START_TIMEOUT:g} s") from None
+    words = line.split()
+    if len(words) == 2 and words[0] == "listening" and words[1].startswith("http://"):
+        return words[1]
+    if not line:
+        raise RuntimeError(f"{what} exited with {await proc.wait()} before printing its URL")
+    raise RuntimeError(f"{what} printed {line!r} instead of 'listening http://HOST:PORT'")
 
 
 async def run_demo(options: DemoOptions, progress: Progress | None = None) -> DemoReport:
@@ -248,8 +312,7 @@ async def run_demo(options: DemoOptions, progress: Progress | None = None) -> De
         throttle_rate=throttle,
         down=options.down,
     )
-    api = thirdparty.ThirdPartyApi(config)
-    runner, base = await thirdparty.serve(api)
+    api_stack = contextlib.AsyncExitStack()
     data_dir = options.data_dir or Path(tempfile.mkdtemp(prefix="legato-aggregator-"))
     bp = Blueprint(
         page_size=options.page_size, batch_size=options.batch_size, max_concurrency=options.max_concurrency
@@ -286,6 +349,7 @@ async def run_demo(options: DemoOptions, progress: Progress | None = None) -> De
     install_executor(engine.services, executor)
     where = "in-process"
     try:
+        base, api_stats = await api_stack.enter_async_context(_third_party(config, options.api_process))
         if isinstance(executor, DaskExecutor):
             where = await _start_workers(executor, secret_env)
         locations = {loc: f"{base}/locations/{loc}" for loc in thirdparty.location_ids(options.locations)}
@@ -307,7 +371,7 @@ async def run_demo(options: DemoOptions, progress: Progress | None = None) -> De
         while not waiter.done():
             await asyncio.wait([waiter], timeout=0.5)
             done = await engine.list_executions(stateMachineArn=arns["extraction"], statusFilter="SUCCEEDED")
-            s = api.stats
+            s = await api_stats()
             line = (
                 f"progress: locations done {len(done['executions'])}/{len(locations)}, pages {s.pages}, "
                 f"rows {s.rows}, retries {s.throttles + s.faults} (throttled {s.throttles})"
@@ -323,6 +387,7 @@ async def run_demo(options: DemoOptions, progress: Progress | None = None) -> De
             phases["recording"] = t_end - job_times["end"]
         else:
             phases["extraction"] = t_end - t1
+        stats = await api_stats()
     finally:
         if isinstance(executor, DaskExecutor) and executor.client is not None:
             where += f", {executor.chunks_sent} chunks"
@@ -331,7 +396,7 @@ async def run_demo(options: DemoOptions, progress: Progress | None = None) -> De
         await engine.aclose()
         if executor is not None:
             await executor.aclose()
-        await runner.cleanup()
+        await api_stack.aclose()
         for k, v in previous.items():
             if v is None:
                 os.environ.pop(k, None)
@@ -362,7 +427,7 @@ async def run_demo(options: DemoOptions, progress: Progress | None = None) -> De
         expected_checksum=thirdparty.ground_truth_checksum(config),
         expected_rows=sum(thirdparty.expected_rows(config).values()),
         phases=phases,
-        api=api.stats,
+        api=stats,
         data_dir=data_dir,
         leftover_parts=leftover,
         executor=where,

@@ -1,13 +1,18 @@
 """A third-party data API for the Distributed Data Stream Aggregator, and its ground truth.
 
-Run it on its own with ``python examples/aggregator/thirdparty.py --port 8090`` or start it
-in-process with :func:`serve`. Every location ``loc-NNNN`` has deterministic rows of each
-data type; the API pages them with ``offset`` and ``limit``:
+Run it on its own with ``python examples/aggregator/thirdparty.py --port 8090`` (every
+:class:`ApiConfig` field is an option: ``--rows-per-location``, ``--down loc-0001,loc-0002``...;
+``--port 0`` picks a free port) or start it in-process with :func:`serve`. On its own it
+listens on 127.0.0.1, prints ``listening http://127.0.0.1:PORT`` as its first line and stops
+on SIGTERM or SIGINT. Every location ``loc-NNNN`` has deterministic rows of each data type;
+the API pages them with ``offset`` and ``limit``:
 
 - ``GET /locations/{id}/summary`` gives ``{"location_id": id, "counts": {"failed": n, ...}}``;
-- ``GET /locations/{id}/data?type=T&limit=L&offset=O`` gives ``{"count": k, "results": [...]}``.
+- ``GET /locations/{id}/data?type=T&limit=L&offset=O`` gives ``{"count": k, "results": [...]}``;
+- ``GET /stats`` gives the :class:`ApiStats` counters, ``{"requests": n, "pages": n, ...}``
+  (no API key needed, not counted).
 
-Every request must carry the API key in the ``x-api-key`` header (401 otherwise). Faults are
+Every other request must carry the API key in the ``x-api-key`` header (401 otherwise). Faults are
 injected deterministically: whether attempt ``n`` of a request (same path and query) fails
 depends only on the seed, the request and ``n``, so two runs see the same faults. A request
 fails at most ``max_consecutive_faults`` times in a row, so a Retry policy with more attempts
@@ -18,8 +23,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import hashlib
-from collections.abc import Iterator
+import signal
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,6 +39,8 @@ __all__ = [
     "ApiStats",
     "ThirdPartyApi",
     "checksum",
+    "command_line",
+    "config_from_args",
     "expected_rows",
     "formatted_rows",
     "location_ids",
@@ -187,7 +196,11 @@ class ThirdPartyApi:
         app = web.Application()
         app.router.add_get("/locations/{location}/summary", self._summary)
         app.router.add_get("/locations/{location}/data", self._data)
+        app.router.add_get("/stats", self._stats)
         return app
+
+    async def _stats(self, request: web.Request) -> web.Response:
+        return web.json_response(dataclasses.asdict(self.stats))
 
     def _fault(self, request: web.Request, location: str) -> web.Response | None:
         """The injected failure for this attempt of the request, or None."""
@@ -262,33 +275,50 @@ async def serve(api: ThirdPartyApi, host: str = "127.0.0.1", port: int = 0) -> t
     return runner, f"http://{bound_host}:{bound_port}"
 
 
-def main() -> None:  # pragma: no cover - manual use
-    """``python thirdparty.py``: serves the API until interrupted."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--port", type=int, default=8090)
-    parser.add_argument("--locations", type=int, default=4)
-    parser.add_argument("--rows-per-location", type=int, default=50)
-    parser.add_argument("--latency-ms", type=float, default=0.0)
-    parser.add_argument("--fault-rate", type=float, default=0.0)
-    parser.add_argument("--throttle-rate", type=float, default=0.0)
-    parser.add_argument("--api-key", default="demo-key")
-    args = parser.parse_args()
-    config = ApiConfig(
-        locations=args.locations,
-        rows_per_location=args.rows_per_location,
-        latency_ms=args.latency_ms,
-        fault_rate=args.fault_rate,
-        throttle_rate=args.throttle_rate,
-        api_key=args.api_key,
-    )
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--port", type=int, default=8090, help="0 picks a free port (default: 8090)")
+    for f in dataclasses.fields(ApiConfig):
+        flag = "--" + f.name.replace("_", "-")
+        if f.name == "down":
+            parser.add_argument(flag, action="append", default=[], help="locations down: LOC,LOC or repeated")
+        else:
+            parser.add_argument(flag, type=type(f.default), default=f.default, help=f"default: {f.default}")
+    return parser
+
+
+def config_from_args(argv: Sequence[str] | None = None) -> tuple[ApiConfig, int]:
+    """The :class:`ApiConfig` and the port of a command line (see :func:`command_line`)."""
+    args = vars(_parser().parse_args(argv))
+    port = args.pop("port")
+    args["down"] = frozenset(loc for value in args["down"] for loc in value.split(",") if loc)
+    return ApiConfig(**args), port
+
+
+def command_line(config: ApiConfig, port: int = 0) -> list[str]:
+    """The options that make ``python thirdparty.py`` serve ``config`` on ``port``."""
+    out = [f"--port={port}"]
+    for f in dataclasses.fields(ApiConfig):
+        value = getattr(config, f.name)
+        if value != f.default:
+            text = ",".join(sorted(value)) if f.name == "down" else str(value)
+            out.append(f"--{f.name.replace('_', '-')}={text}")
+    return out
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """``python thirdparty.py``: serves the API on 127.0.0.1 until SIGTERM or SIGINT."""
+    config, port = config_from_args(argv)
 
     async def run() -> None:
-        runner, url = await serve(ThirdPartyApi(config), port=args.port)
-        print(
-            f"serving {config.locations} locations at {url}/locations/ID (checksum {ground_truth_checksum(config)})"
-        )
+        stop = asyncio.Event()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            asyncio.get_running_loop().add_signal_handler(sig, stop.set)
+        runner, url = await serve(ThirdPartyApi(config), port=port)
+        print(f"listening {url}", flush=True)  # the first line, read by a parent process
+        print(f"serving {config.locations} locations at {url}/locations/ID", flush=True)
         try:
-            await asyncio.Event().wait()
+            await stop.wait()
         finally:
             await runner.cleanup()
 

@@ -496,7 +496,15 @@ class Engine(VersioningOperations, ActivityTaskOperations, MapRunOperations):
             role_arn=sm.role_arn,
             type=sm.type,
         )
-        ex = Execution(machine, info, input_text, self.services, journal=None if express else self.journal)
+        # An Express execution's history is not kept: nothing can ask for it.
+        ex = Execution(
+            machine,
+            info,
+            input_text,
+            self.services,
+            journal=None if express else self.journal,
+            keep_history=not express,
+        )
         ex.context_state_machine["Id"] = target.arn
         record = ExecutionRecord(
             arn=arn,

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import re
+import signal
+import subprocess
 import sys
 from pathlib import Path
 
+import aiohttp
 import pyarrow.parquet as pq
 import pytest
 
@@ -55,6 +59,97 @@ def test_exact_without_faults(tmp_path: Path) -> None:
     _assert_exact(report)
     assert report.api.throttles == report.api.faults == 0
     assert report.output is not None and report.output["locations"] == 5
+
+
+def test_exact_with_the_api_in_its_own_process(tmp_path: Path) -> None:
+    lines: list[str] = []
+    opts = blueprint.DemoOptions(
+        data_dir=tmp_path, locations=3, rows_per_location=30, page_size=10, fault_rate=0.2, api_process=True
+    )
+    report = asyncio.run(blueprint.run_demo(opts, lines.append))
+    _assert_exact(report)
+    # the counters are the API process's, read from its GET /stats
+    assert report.api.pages >= report.rows // 10 > 0
+    assert report.api.rows == report.rows
+    assert report.api.faults > 0  # the fault rate reached the process
+    assert any(line.startswith("progress:") for line in lines)
+    base = re.search(r"API at (http://127\.0\.0\.1:\d+)", lines[0])
+    assert base is not None
+
+    async def stats_after_the_run() -> None:
+        async with aiohttp.ClientSession() as session:
+            await session.get(f"{base[1]}/stats")
+
+    with pytest.raises(aiohttp.ClientConnectionError):  # the API's process is gone
+        asyncio.run(stats_after_the_run())
+
+
+def test_api_stats_endpoint() -> None:
+    config = thirdparty.ApiConfig(locations=2, rows_per_location=8)
+
+    async def scenario() -> dict[str, int]:
+        runner, base = await thirdparty.serve(thirdparty.ThirdPartyApi(config))
+        try:
+            async with aiohttp.ClientSession() as session:
+                url = f"{base}/locations/loc-0001/data?type=failed&limit=5"
+                async with session.get(url, headers={"x-api-key": config.api_key}) as r:
+                    assert (await r.json())["count"] == 5
+                async with session.get(url) as r:
+                    assert r.status == 401
+                async with session.get(f"{base}/stats") as r:  # no key needed
+                    assert r.status == 200
+                async with session.get(f"{base}/stats") as r:  # and not counted
+                    return dict(await r.json())
+        finally:
+            await runner.cleanup()
+
+    stats = asyncio.run(scenario())
+    assert stats == {"requests": 2, "pages": 1, "rows": 5, "throttles": 0, "faults": 0, "unauthorized": 1}
+
+
+def test_api_command_line_round_trip() -> None:
+    config = thirdparty.ApiConfig(
+        locations=3,
+        rows_per_location=7,
+        latency_ms=2.5,
+        fault_rate=0.1,
+        api_key="k",
+        down=frozenset({"b", "a"}),
+    )
+    assert thirdparty.config_from_args(thirdparty.command_line(config)) == (config, 0)
+    assert thirdparty.command_line(thirdparty.ApiConfig(), 8090) == ["--port=8090"]
+    parsed, _ = thirdparty.config_from_args(["--down", "loc-0001,loc-0002", "--down=loc-0003"])
+    assert parsed.down == {"loc-0001", "loc-0002", "loc-0003"}
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_api_process_prints_its_url_and_stops_cleanly(sig: signal.Signals) -> None:
+    script = EXAMPLES / "aggregator" / "thirdparty.py"
+    argv = [sys.executable, str(script), "--port", "0", "--locations", "1"]
+    with subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as proc:
+        assert proc.stdout is not None
+        first = proc.stdout.readline()
+        assert re.fullmatch(r"listening http://127\.0\.0\.1:\d+\n", first), first
+        proc.send_signal(sig)
+        err = proc.communicate(timeout=10)[1]
+    assert proc.returncode == 0
+    assert err == ""
+
+
+def test_a_clear_error_when_the_api_process_prints_no_url() -> None:
+    async def url_of(code: str) -> str:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-c", code, stdout=asyncio.subprocess.PIPE
+        )
+        try:
+            return await blueprint._api_url(proc)
+        finally:
+            await proc.wait()
+
+    with pytest.raises(RuntimeError, match="printed 'hello' instead of"):
+        asyncio.run(url_of("print('hello')"))
+    with pytest.raises(RuntimeError, match="exited with 3 before printing its URL"):
+        asyncio.run(url_of("raise SystemExit(3)"))
 
 
 def test_exact_under_faults_and_throttling(tmp_path: Path) -> None:

@@ -30,6 +30,7 @@ import jsonatapy
 
 from legato import _json
 from legato.errors import EvaluationError
+from legato.expr import _jsonata_paths as _paths
 from legato.expr import _jsonata_support as _support
 
 __all__ = [
@@ -395,7 +396,7 @@ class JsonataExpression:
     functions, ``$states`` and names it assigns or declares itself are left out).
     """
 
-    __slots__ = ("_analysis", "_program", "text", "variables")
+    __slots__ = ("_analysis", "_path", "_plain", "_program", "text", "variables")
 
     def __init__(self, text: str) -> None:
         self.text = text.strip()
@@ -403,6 +404,8 @@ class JsonataExpression:
         self._analysis = _support.analyse(self.text)
         self.variables: frozenset[str] = self._analysis.variables
         self._program: _Program | None = None
+        self._plain = _paths.parse_path(self.text)
+        self._path = _paths.compile_path(self.text) if self._plain is not None else None
 
     def __repr__(self) -> str:
         return f"JsonataExpression({self.text!r})"
@@ -431,6 +434,10 @@ class JsonataExpression:
         :class:`EvaluationError` (``States.QueryEvaluationError``) when JSONata
         fails or the value is a function.
         """
+        if self._path is not None:
+            value = self._path(states, variables)
+            if value is not _paths.MISS:
+                return value
         program = self._run
         try:
             value = program.run(states, variables, now)[0]
@@ -468,13 +475,24 @@ class JsonataTemplate:
     expression that yields nothing fails, naming its field (``Output/result``).
     """
 
-    __slots__ = ("_constant", "_leaves", "_node", "_program")
+    __slots__ = ("_builder", "_constant", "_leaves", "_node", "_program", "reads_context")
 
     def __init__(self, value: Any) -> None:
         self._leaves: list[tuple[JsonataExpression, str]] = []
         self._node = self._analyse(value, "")
         self._constant = self._node[0] == "c"
         self._program: _Program | None = None
+        self.reads_context = any(
+            expr._analysis.uses_states
+            and (expr._analysis.states_parts is None or "context" in expr._analysis.states_parts)
+            for expr, _ in self._leaves
+        )
+        """Whether an expression reads ``$states.context`` (or ``$states`` whole)."""
+        # When every expression is a plain path, the template is built without jsonatapy.
+        plain = [expr._plain for expr, _ in self._leaves]
+        self._builder: _paths.PathFunction | None = None
+        if plain and self._node[0] != "e" and all(p is not None for p in plain):
+            self._builder = _paths.compile_builder(self._node, [p for p in plain if p is not None])
 
     def _analyse(self, value: Any, suffix: str) -> _Node:
         if is_jsonata_string(value):
@@ -526,6 +544,10 @@ class JsonataTemplate:
             if value is UNDEFINED:
                 raise expr.undefined_error(field)
             return value
+        if self._builder is not None:
+            built = self._builder(states, variables)
+            if built is not _paths.MISS:
+                return built
         if self._program is None:
             self._program = _Program([expr._analysis for expr, _ in self._leaves])
         program = self._program

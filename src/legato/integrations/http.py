@@ -634,9 +634,12 @@ async def http_invoke(call: TaskCall) -> Any:
     ok = 200 <= resp.status < 300
     # An API may echo a secret back (an echo endpoint, an error quoting the request): it never
     # reaches the result, the history or a cause.
-    text = _redact(_json.dumps(_result(resp, strict=ok)), secrets)
+    result = _result(resp, strict=ok)
+    as_text = _json.dumps(result)
+    text = _redact(as_text, secrets)
     if ok:
-        return _json.loads(text)
+        # Read back only when a secret was taken out.
+        return result if text is as_text else _json.loads(text)
     error = f"States.Http.StatusCode.{resp.status}"
     cause = text
     if resp.status in (429, 503):

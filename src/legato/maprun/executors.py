@@ -509,7 +509,7 @@ def run_chunk(
             role_arn=spec["role"],
             type=spec["type"],
         )
-        ex = Execution(machine, info, spec["input"], services)
+        ex = Execution(machine, info, spec["input"], services, keep_history=spec["type"] != "EXPRESS")
         await ex.run()
         outcome: dict[str, Any] = {
             "status": ex.status,

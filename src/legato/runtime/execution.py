@@ -67,11 +67,19 @@ class Execution:
         journal: Journal | None = None,
         recorded: list[dict[str, Any]] | None = None,
         redrive: bool = False,
+        keep_history: bool = True,
     ) -> None:
         """``journal`` receives every event (durable executions). ``recorded`` holds the
         events an earlier run of this execution recorded: they are replayed, not re-run
         (see :mod:`legato.runtime.replay`). With ``redrive``, the recorded run had
-        failed and this one reruns what failed or did not run."""
+        failed and this one reruns what failed or did not run.
+
+        Without ``keep_history`` (an Express execution nobody can ask the history of,
+        as in Step Functions), events are numbered and timed but not kept: ``history``
+        stays empty, and their details need not be built (see :attr:`keeps_history`)."""
+        self.keeps_history = keep_history
+        self._count = 0
+        self._times: list[float] = []
         self.machine = machine
         self.journal: Journal = journal or NullJournal()
         self.redrive = redrive
@@ -117,6 +125,10 @@ class Execution:
             recorded = self._replay.take(frame, type_)
             if recorded is not None:
                 return int(recorded["id"])
+        if not self.keeps_history:
+            self._count += 1
+            self._times.append(self.services.clock.time())
+            return self._count
         eid = len(self.history) + 1
         ev: dict[str, Any] = {
             "timestamp": self.services.clock.time(),
@@ -144,6 +156,8 @@ class Execution:
 
     def event_time(self, event_id: int) -> float:
         """When the event with this id was recorded."""
+        if not self.keeps_history:
+            return self._times[event_id - 1]
         return float(self.history[event_id - 1]["timestamp"])
 
     @property
@@ -154,7 +168,7 @@ class Execution:
     @property
     def last_event_id(self) -> int:
         """The id of the newest event (0 before any)."""
-        return len(self.history)
+        return len(self.history) if self.keeps_history else self._count
 
     # -- lifecycle
 

@@ -44,6 +44,9 @@ UNCATCHABLE = frozenset({"States.Runtime"})
 # States that can be interrupted while they wait, and record it.
 _ABORTABLE = frozenset({"Task", "Map", "Parallel"})
 
+# States that never wait: they run without a coroutine of their own.
+_SYNC_STATES = (PassState, ChoiceState, SucceedState, FailState)
+
 # The event a Map or Parallel state records when it fails for good.
 _FAILED_EVENT = {"Map": "MapStateFailed", "Parallel": "ParallelStateFailed"}
 
@@ -127,6 +130,35 @@ def _place(path: Path | Any | None, raw_input: Any, result: Any) -> Any:
         raise EvaluationError("States.Runtime", str(exc)) from None
 
 
+def never_waits(graph: Graph) -> bool:
+    """Whether every state of ``graph`` is a Pass, Choice, Succeed or Fail state and no
+    path through it loops: it then runs to its end at once, with no await."""
+    states = graph.states
+    if not all(isinstance(st, _SYNC_STATES) for st in states.values()):
+        return False
+    visiting: set[str] = set()
+    finished: set[str] = set()
+
+    def targets(st: State) -> list[str]:
+        if isinstance(st, ChoiceState):
+            out = [rule.next for rule in st.choices if rule.next is not None]
+            return out + ([st.default] if st.default is not None else [])
+        return [st.next] if st.next is not None else []
+
+    def acyclic(name: str) -> bool:
+        if name in finished:
+            return True
+        if name in visiting or name not in states:
+            return False
+        visiting.add(name)
+        ok = all(acyclic(n) for n in targets(states[name]))
+        visiting.discard(name)
+        finished.add(name)
+        return ok
+
+    return acyclic(graph.start_at)
+
+
 class Interpreter:
     """Runs the states of one execution."""
 
@@ -175,21 +207,12 @@ class Interpreter:
 
     async def run_state(self, state: State, raw_input: Any, frame: Frame) -> Transition:
         """Runs one state through its whole lifecycle."""
+        if isinstance(state, _SYNC_STATES):
+            return self.run_sync_state(state, raw_input, frame)
         x = self.x
-        entered_id = x.event(
-            f"{state.type}StateEntered",
-            frame.last,
-            "stateEnteredEventDetails",
-            {"name": state.name, "input": _json.dumps(raw_input), "inputDetails": {"truncated": False}},
-            frame=frame.key,
-        )
-        frame.last = entered_id
-        entered = x.event_time(entered_id)
-        replay = x.replay
-        if replay is not None:
-            done = replay.completed_state(frame.key, f"{state.type}StateExited", state.name)
-            if done is not None:
-                return self._replayed(state, raw_input, frame, entered, done)
+        entered_id, entered, done = self._enter(state, raw_input, frame)
+        if done is not None:
+            return done
         try:
             t = await self._dispatch(state, raw_input, frame, entered, entered_id)
         except EvaluationError as exc:
@@ -198,6 +221,63 @@ class Interpreter:
             if state.type in _ABORTABLE:
                 frame.last = x.event(f"{state.type}StateAborted", frame.last, frame=frame.key)
             raise
+        self._exit(state, t, frame)
+        return t
+
+    def run_sync_graph(self, graph: Graph, value: Any, frame: Frame) -> Any:
+        """:meth:`run_graph` for a graph that never waits (see :func:`never_waits`): the
+        same events and values, without a coroutine per state."""
+        state = graph.states[graph.start_at]
+        while True:
+            t = self.run_sync_state(state, value, frame)
+            value = t.output
+            if t.next is None:
+                return value
+            state = graph.states[t.next]
+
+    def run_sync_state(self, state: State, raw_input: Any, frame: Frame) -> Transition:
+        """:meth:`run_state` for a Pass, Choice, Succeed or Fail state, which never waits."""
+        entered_id, entered, done = self._enter(state, raw_input, frame)
+        if done is not None:
+            return done
+        try:
+            if isinstance(state, PassState):
+                t = self._pass(state, raw_input, frame, entered)
+            elif isinstance(state, ChoiceState):
+                t = self._choice(state, raw_input, frame, entered)
+            elif isinstance(state, SucceedState):
+                t = self._succeed(state, raw_input, frame, entered)
+            else:
+                assert isinstance(state, FailState)
+                raise self._fail(state, raw_input, frame, entered)
+        except EvaluationError as exc:
+            raise self._prefixed(state, entered_id, exc, frame) from None
+        self._exit(state, t, frame)
+        return t
+
+    def _enter(self, state: State, raw_input: Any, frame: Frame) -> tuple[int, float, Transition | None]:
+        """Records the Entered event; when the state's completion was recorded (a
+        replay), also its transition."""
+        x = self.x
+        details = (
+            {"name": state.name, "input": _json.dumps(raw_input), "inputDetails": {"truncated": False}}
+            if x.keeps_history
+            else None
+        )
+        entered_id = x.event(
+            f"{state.type}StateEntered", frame.last, "stateEnteredEventDetails", details, frame=frame.key
+        )
+        frame.last = entered_id
+        entered = x.event_time(entered_id)
+        replay = x.replay
+        if replay is not None:
+            done = replay.completed_state(frame.key, f"{state.type}StateExited", state.name)
+            if done is not None:
+                return entered_id, entered, self._replayed(state, raw_input, frame, entered, done)
+        return entered_id, entered, None
+
+    def _exit(self, state: State, t: Transition, frame: Frame) -> None:
+        """Records the Exited event and the variables the state assigned."""
         text = _json.dumps(t.output)
         if len(text) > PAYLOAD_LIMIT:
             raise StatesError(
@@ -205,11 +285,13 @@ class Interpreter:
                 f"The state/task '{state.name}' returned a result with a size exceeding the maximum number "
                 "of bytes service limit.",
             )
-        details: dict[str, Any] = {"name": state.name, "output": text, "outputDetails": {"truncated": False}}
-        if t.assigned is not None:
-            details["assignedVariables"] = {k: _json.dumps(v) for k, v in t.assigned.items()}
-            details["assignedVariablesDetails"] = {"truncated": False}
-        frame.last = x.event(
+        details: dict[str, Any] | None = None
+        if self.x.keeps_history:
+            details = {"name": state.name, "output": text, "outputDetails": {"truncated": False}}
+            if t.assigned is not None:
+                details["assignedVariables"] = {k: _json.dumps(v) for k, v in t.assigned.items()}
+                details["assignedVariablesDetails"] = {"truncated": False}
+        frame.last = self.x.event(
             f"{state.type}StateExited",
             frame.last,
             "stateExitedEventDetails",
@@ -219,7 +301,6 @@ class Interpreter:
         )
         if t.assigned:
             frame.variables = {**frame.variables, **t.assigned}
-        return t
 
     def _replayed(
         self, state: State, raw_input: Any, frame: Frame, entered: float, exited: dict[str, Any]
@@ -251,16 +332,8 @@ class Interpreter:
     async def _dispatch(
         self, state: State, raw: Any, frame: Frame, entered: float, entered_id: int
     ) -> Transition:
-        if isinstance(state, PassState):
-            return self._pass(state, raw, frame, entered)
-        if isinstance(state, ChoiceState):
-            return self._choice(state, raw, frame, entered)
         if isinstance(state, WaitState):
             return await self._wait(state, raw, frame, entered)
-        if isinstance(state, SucceedState):
-            return self._succeed(state, raw, frame, entered)
-        if isinstance(state, FailState):
-            raise self._fail(state, raw, frame, entered)
         if isinstance(state, TaskState | ParallelState | MapState):
             return await self._with_errors(state, raw, frame, entered, entered_id)
         raise StatesError("States.Runtime", f"unsupported state type {state.type}")
@@ -321,12 +394,18 @@ class Interpreter:
     # -- simple states
 
     def _pass(self, state: PassState, raw: Any, frame: Frame, entered: float) -> Transition:
-        ctx = self.context(state, entered, frame, None)
         if state.jsonata:
+            # The context object is built only when an expression reads it.
+            out_tpl, assign = state.output, state.assign
+            reads = (out_tpl is not None and out_tpl.reads_context) or (
+                isinstance(assign, JsonataTemplate) and assign.reads_context
+            )
+            ctx = self.context(state, entered, frame, None) if reads else {}
             output, assigned = self._jsonata_finish(state, raw, raw, ctx, frame, has_result=False)
             if state.has_result and state.output is None:
                 output = state.result
             return Transition(state.next, output, assigned)
+        ctx = self.context(state, entered, frame, None)
         effective = _select(state.input_path, raw, Scope(raw, ctx, frame.variables))
         if state.parameters is not None:
             result = state.parameters.evaluate(Scope(effective, ctx, frame.variables))

@@ -127,7 +127,7 @@ def _items(
 async def run_map(interp: Interpreter, state: MapState, raw: Any, ctx: dict[str, Any], frame: Frame) -> Any:
     """Runs a Map state's items; returns the list of their outputs (or, for a
     Distributed Map with a ResultWriter, the writer's result)."""
-    from legato.runtime.interpreter import Frame, _select
+    from legato.runtime.interpreter import Frame, _select, never_waits
 
     x = interp.x
     states = {"input": raw, "context": ctx}
@@ -185,10 +185,10 @@ async def run_map(interp: Interpreter, state: MapState, raw: Any, ctx: dict[str,
 
     def item_input(index: int, value: Any) -> tuple[Any, dict[str, Any]]:
         item = {"Index": index, "Value": value}
-        item_ctx = dict(ctx)
-        item_ctx["Map"] = {"Item": item}
         if selector is None:
             return value, item
+        item_ctx = dict(ctx)
+        item_ctx["Map"] = {"Item": item}
         if isinstance(selector, Template):
             return selector.evaluate(Scope(effective, item_ctx, frame.variables)), item
         return interp._jsonata(selector, {"input": raw, "context": item_ctx}, frame, "ItemSelector"), item
@@ -203,7 +203,7 @@ async def run_map(interp: Interpreter, state: MapState, raw: Any, ctx: dict[str,
     results: list[Any] = [None] * len(items)
     outer_vars = frame.variables
 
-    async def iteration(index: int) -> None:
+    def begin(index: int) -> tuple[Any, Frame]:
         value, item = item_input(index, items[index])
         key = f"{frame.key}/{started}m{index}"
         it_started = x.event(
@@ -213,36 +213,47 @@ async def run_map(interp: Interpreter, state: MapState, raw: Any, ctx: dict[str,
             {"index": index, "name": state.name},
             frame=key,
         )
-        sub = Frame(dict(outer_vars), it_started, {"Item": item}, key)
+        # The variables are shared: a state's Assign replaces the dict, never changes it.
+        return value, Frame(outer_vars, it_started, {"Item": item}, key)
+
+    def end(index: int, sub: Frame, how: str) -> None:
+        x.event(
+            f"MapIteration{how}",
+            sub.last,
+            f"mapIteration{how}EventDetails",
+            {"index": index, "name": state.name},
+            frame=sub.key,
+        )
+
+    def sync_iteration(index: int) -> None:
+        value, sub = begin(index)
+        try:
+            results[index] = interp.run_sync_graph(state.processor, value, sub)
+        except StatesError:
+            end(index, sub, "Failed")
+            raise
+        end(index, sub, "Succeeded")
+
+    async def iteration(index: int) -> None:
+        value, sub = begin(index)
         try:
             results[index] = await interp.run_graph(state.processor, value, sub)
         except StatesError:
-            x.event(
-                "MapIterationFailed",
-                sub.last,
-                "mapIterationFailedEventDetails",
-                {"index": index, "name": state.name},
-                frame=key,
-            )
+            end(index, sub, "Failed")
             raise
         except asyncio.CancelledError:
-            x.event(
-                "MapIterationAborted",
-                sub.last,
-                "mapIterationAbortedEventDetails",
-                {"index": index, "name": state.name},
-                frame=key,
-            )
+            end(index, sub, "Aborted")
             raise
-        x.event(
-            "MapIterationSucceeded",
-            sub.last,
-            "mapIterationSucceededEventDetails",
-            {"index": index, "name": state.name},
-            frame=key,
-        )
+        end(index, sub, "Succeeded")
 
-    await _run_all(len(items), max_conc, iteration)
+    if never_waits(state.processor):
+        # Each iteration runs to its end at once: one after another, as the workers would.
+        for index in range(len(items)):
+            sync_iteration(index)
+            if index % 1000 == 999:
+                await asyncio.sleep(0)  # let other executions on the loop run
+    else:
+        await _run_all(len(items), max_conc, iteration)
     frame.last = x.event("MapStateSucceeded", x.last_event_id, frame=frame.key)
     return results
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from legato.store._express import ExpressArchive
 from legato.store.records import (
     ActivityRecord,
     ExecutionRecord,
@@ -28,6 +29,7 @@ class MemoryStore:
         self._events: dict[str, dict[int, dict[str, Any]]] = {}
         self._map_runs: dict[str, MapRunRecord] = {}
         self._by_map_run: dict[str, dict[str, ExecutionRecord]] = {}
+        self._express_done = ExpressArchive()
 
     async def put_state_machine(self, record: StateMachineRecord) -> None:
         """Inserts or replaces a state machine."""
@@ -47,7 +49,13 @@ class MemoryStore:
         return list(self._state_machines.values())
 
     async def put_execution(self, record: ExecutionRecord) -> None:
-        """Inserts or replaces an execution."""
+        """Inserts or replaces an execution. A finished Express execution joins the
+        most recent ones kept (see :mod:`legato.store._express`)."""
+        if record.type == "EXPRESS" and record.status != "RUNNING":
+            self._executions.pop(record.arn, None)
+            self._by_machine.get(record.state_machine_arn, {}).pop(record.arn, None)
+            self._express_done.keep(record)
+            return
         self._executions[record.arn] = record
         self._by_machine.setdefault(record.state_machine_arn, {})[record.arn] = record
         if record.map_run_arn is not None:
@@ -55,7 +63,7 @@ class MemoryStore:
 
     async def get_execution(self, arn: str) -> ExecutionRecord | None:
         """The execution with this ARN, or ``None``."""
-        return self._executions.get(arn)
+        return self._executions.get(arn) or self._express_done.get(arn)
 
     async def list_executions(self, state_machine_arn: str) -> list[ExecutionRecord]:
         """The executions of one state machine."""

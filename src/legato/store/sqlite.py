@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from legato import _json
+from legato.store._express import ExpressArchive
 from legato.store._migrate import migrate
 from legato.store._writer import Writer, unavailable
 from legato.store.records import (
@@ -258,6 +259,7 @@ class SqliteStore:
         self._readers_lock = threading.Lock()
         self._live: dict[str, ExecutionRecord] = {}
         self._express: dict[str, ExecutionRecord] = {}
+        self._express_done = ExpressArchive()
         self._hashes: dict[str, str] = {}
         self._stored: dict[str, bool] = {}
         """Hashes of the definitions committed by this store (a bounded cache)."""
@@ -364,7 +366,11 @@ class SqliteStore:
         """Inserts an execution, or records how it ended (status, stop date, output,
         error, cause). Express executions stay in memory: they have no durable record."""
         if record.type == "EXPRESS":
-            self._express[record.arn] = record
+            if record.status == "RUNNING":
+                self._express[record.arn] = record
+            else:
+                self._express.pop(record.arn, None)
+                self._express_done.keep(record)
             return
         added = record.runtime is not None and record.status == "RUNNING" and record.arn not in self._live
         if added:
@@ -419,7 +425,7 @@ class SqliteStore:
 
     async def get_execution(self, arn: str) -> ExecutionRecord | None:
         """The execution with this ARN (the live record while it runs here), or ``None``."""
-        live = self._live.get(arn) or self._express.get(arn)
+        live = self._live.get(arn) or self._express.get(arn) or self._express_done.get(arn)
         if live is not None:
             return live
         rows = self._read(f"{_EX_SELECT} WHERE e.arn = ?", (arn,))

@@ -39,6 +39,7 @@ PathFunction = Callable[[Mapping[str, Any], Mapping[str, Any]], Any]
 
 _NAME = r"[A-Za-z_][A-Za-z0-9_]*"
 _PATH = re.compile(rf"^\$({_NAME})((?:\.(?:{_NAME}|`[^`]+`)|\[[0-9]+\])*)$")
+_COUNT = re.compile(r"^\$count\(\s*(\S+?)\s*\)$")
 _STEP = re.compile(rf"\.({_NAME})|\.`([^`]+)`|\[([0-9]+)\]")
 # After a dot these are literals or operators, not field names.
 _NOT_FIELDS: Final = frozenset({"true", "false", "null", "and", "or", "in", "function"})
@@ -86,18 +87,29 @@ def _top_safe(value: Any) -> bool:
 
 
 class PlainPath:
-    """A parsed plain path: where it starts and its steps (field names and indexes)."""
+    """A parsed plain path: where it starts, its steps (field names and indexes), and
+    whether the expression is ``$count()`` of it."""
 
-    __slots__ = ("from_states", "root", "steps")
+    __slots__ = ("count", "from_states", "root", "steps")
 
-    def __init__(self, root: str, steps: tuple[str | int, ...], from_states: bool) -> None:
+    def __init__(
+        self, root: str, steps: tuple[str | int, ...], from_states: bool, count: bool = False
+    ) -> None:
         self.root = root
         self.steps = steps
         self.from_states = from_states
+        self.count = count
 
 
 def parse_path(text: str) -> PlainPath | None:
-    """The plain path ``text`` (already trimmed) stands for, or ``None`` when it is not one."""
+    """The plain path ``text`` (already trimmed) stands for, or ``None`` when it is not one.
+    ``$count(PATH)`` counts too: of an array, its length (anything else goes to jsonatapy)."""
+    counted = _COUNT.match(text)
+    if counted is not None:
+        inner = parse_path(counted.group(1))
+        if inner is None or inner.count:
+            return None
+        return PlainPath(inner.root, inner.steps, inner.from_states, count=True)
     match = _PATH.match(text)
     if match is None:
         return None
@@ -126,7 +138,17 @@ def compile_path(text: str) -> PathFunction | None:
     """The fast path of expression ``text`` (already trimmed), or ``None`` when it is not
     a plain path."""
     path = parse_path(text)
-    return None if path is None else _chain(path.root, path.steps, from_states=path.from_states)
+    if path is None:
+        return None
+    chain = _chain(path.root, path.steps, from_states=path.from_states, check=not path.count)
+    if not path.count:
+        return chain
+
+    def count(states: Mapping[str, Any], variables: Mapping[str, Any]) -> Any:
+        value = chain(states, variables)
+        return len(value) if type(value) is list else MISS
+
+    return count
 
 
 def compile_builder(node: tuple[str, Any], paths: list[PlainPath]) -> PathFunction:
@@ -151,10 +173,14 @@ def compile_builder(node: tuple[str, Any], paths: list[PlainPath]) -> PathFuncti
             else:
                 ref = f"{ref}[{step!r}]"
         lines.append(f"        v{i} = {ref}")
+        if path.count:
+            lines.append(f"        if type(v{i}) is not list: return MISS")
+            lines.append(f"        v{i} = len(v{i})")
     lines.append("    except (KeyError, TypeError, IndexError):")
     lines.append("        return MISS")
-    for i in range(len(paths)):
-        lines.append(f"    if type(v{i}) is not str and not top_safe(v{i}): return MISS")
+    for i, path in enumerate(paths):
+        if not path.count:
+            lines.append(f"    if type(v{i}) is not str and not top_safe(v{i}): return MISS")
 
     def literal(n: tuple[str, Any]) -> str:
         kind, payload = n
@@ -175,7 +201,7 @@ def compile_builder(node: tuple[str, Any], paths: list[PlainPath]) -> PathFuncti
     return build
 
 
-def _chain(root: str, steps: tuple[str | int, ...], *, from_states: bool) -> PathFunction:
+def _chain(root: str, steps: tuple[str | int, ...], *, from_states: bool, check: bool = True) -> PathFunction:
     def run(states: Mapping[str, Any], variables: Mapping[str, Any]) -> Any:
         source = states if from_states else variables
         if root not in source:
@@ -190,7 +216,7 @@ def _chain(root: str, steps: tuple[str | int, ...], *, from_states: bool) -> Pat
                 if type(value) is not list or step >= len(value):
                     return MISS
                 value = value[step]
-        if type(value) is str:
+        if type(value) is str or not check:
             return value
         return value if _top_safe(value) else MISS
 

@@ -475,7 +475,16 @@ class JsonataTemplate:
     expression that yields nothing fails, naming its field (``Output/result``).
     """
 
-    __slots__ = ("_builder", "_constant", "_leaves", "_node", "_program", "reads_context")
+    __slots__ = (
+        "_builder",
+        "_constant",
+        "_leaves",
+        "_node",
+        "_program",
+        "_rest_program",
+        "_some_plain",
+        "reads_context",
+    )
 
     def __init__(self, value: Any) -> None:
         self._leaves: list[tuple[JsonataExpression, str]] = []
@@ -493,6 +502,9 @@ class JsonataTemplate:
         self._builder: _paths.PathFunction | None = None
         if plain and self._node[0] != "e" and all(p is not None for p in plain):
             self._builder = _paths.compile_builder(self._node, [p for p in plain if p is not None])
+        # When only some are, those are read in Python and the others make the program.
+        self._some_plain = self._builder is None and any(p is not None for p in plain)
+        self._rest_program: _Program | None = None
 
     def _analyse(self, value: Any, suffix: str) -> _Node:
         if is_jsonata_string(value):
@@ -548,11 +560,12 @@ class JsonataTemplate:
             built = self._builder(states, variables)
             if built is not _paths.MISS:
                 return built
-        if self._program is None:
-            self._program = _Program([expr._analysis for expr, _ in self._leaves])
-        program = self._program
         try:
-            values = program.run(states, variables, now)
+            values = self._mixed(states, variables, now) if self._some_plain else None
+            if values is None:
+                if self._program is None:
+                    self._program = _Program([expr._analysis for expr, _ in self._leaves])
+                values = self._program.run(states, variables, now)
         except _Failure:
             # Evaluate one by one, in order, to name the expression that fails.
             return self._build(self._node, self._one_by_one(states, variables, field, now))
@@ -562,6 +575,30 @@ class JsonataTemplate:
             if value is FUNCTION:
                 raise _unsupported_error(expr.text, field + suffix)
         return self._build(self._node, values)
+
+    def _mixed(
+        self, states: Mapping[str, Any], variables: Mapping[str, Any], now: float | None
+    ) -> list[Any] | None:
+        """The values when the plain paths among the expressions are read in Python and
+        only the others go to jsonatapy (a large value a path reads then never crosses
+        into it); ``None`` when a path must go to jsonatapy after all."""
+        values: list[Any] = []
+        rest: list[int] = []
+        for i, (expr, _) in enumerate(self._leaves):
+            path = expr._path
+            if path is None:
+                values.append(None)
+                rest.append(i)
+                continue
+            value = path(states, variables)
+            if value is _paths.MISS:
+                return None
+            values.append(value)
+        if self._rest_program is None:
+            self._rest_program = _Program([self._leaves[i][0]._analysis for i in rest])
+        for i, value in zip(rest, self._rest_program.run(states, variables, now), strict=True):
+            values[i] = value
+        return values
 
     def _one_by_one(
         self, states: Mapping[str, Any], variables: Mapping[str, Any], field: str, now: float | None

@@ -17,8 +17,10 @@ the call goes through boto3 (:mod:`legato.integrations.aws_sdk`).
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
+import functools
 import hashlib
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, unquote
@@ -144,7 +146,13 @@ async def put_object(call: TaskCall) -> Any:
     """``s3:putObject``: stores ``Body`` as the object ``Bucket``/``Key``."""
     params = _params(call)
     bucket, key = _required(params, "Bucket"), _required(params, "Key")
-    info = object_store(call.services).put(bucket, key, body_bytes(params), **_store_options(params))
+    store, body, options = object_store(call.services), body_bytes(params), _store_options(params)
+    # The files are written off the event loop; the clock holds still meanwhile.
+    loop = asyncio.get_running_loop()
+    with call.services.clock.busy():
+        info = await loop.run_in_executor(
+            call.services.executor, functools.partial(store.put, bucket, key, body, **options)
+        )
     return {
         "ChecksumCRC32": info.crc32,
         "ChecksumType": "FULL_OBJECT",

@@ -64,6 +64,15 @@ PATHS = [f"$states.input.{s}{t}" for s, t in itertools.product(STEPS, SUFFIXES)]
     "$v.rows[1].m",
     "$unbound",
     "$s",
+    "$count($states.input.rows)",
+    "$count($states.input.nested)",
+    "$count($states.input.empty)",
+    "$count($states.input.one)",
+    "$count($states.input.obj)",
+    "$count($states.input.id)",
+    "$count($states.input.rows.m)",
+    "$count($states.input.missing)",
+    "$count( $v.rows[0].errors )",
 ]
 
 
@@ -110,6 +119,9 @@ def test_the_common_paths_take_the_fast_path() -> None:
         ("$s", "text"),
         ("$states.input.half", 1.5),
         ("$states.input.`odd key`.`a b`", 1),
+        ("$count($states.input.rows)", 2),
+        ("$count($states.input.nested)", 2),
+        ("$count($states.input.empty)", 0),
     ]:
         fast = paths.compile_path(text)
         assert fast is not None, text
@@ -140,7 +152,8 @@ def test_what_is_not_a_plain_path_has_no_fast_path() -> None:
         "$states.other",
         "$states.input[-1]",
         "$states.input.rows[m = 1]",
-        "$count($states.input.rows)",
+        "$count($states.input.rows) + 1",
+        "$count($count($states.input.rows))",
         "$states.input. id",
         "$",
         "$$.id",
@@ -194,3 +207,29 @@ def test_an_index_on_a_string_is_not_a_character() -> None:
     assert template._builder is not None
     assert template._builder(STATES, VARIABLES) is paths.MISS
     assert template.evaluate(STATES, VARIABLES, field="Output") == {"first": "text", "id": "a-1"}
+
+
+def test_a_template_mixing_paths_and_other_expressions_reads_the_paths_in_python() -> None:
+    value = {
+        "key": "{% 'tmp/' & $states.input.id & '.json' %}",
+        "body": "{% $states.input.rows %}",
+        "n": "{% $count($states.input.rows) + 1 %}",
+        "first": "{% $v.rows[0].errors[0].message %}",
+    }
+    template = compile_template(value)
+    assert template._builder is None and template._some_plain
+    expected = {"key": "tmp/a-1.json", "body": DOC["rows"], "n": 3, "first": "x"}
+    assert template.evaluate(STATES, VARIABLES, field="Arguments") == expected
+    # the other expressions alone went to jsonatapy
+    assert template._rest_program is not None and template._rest_program.count == 2
+    # a path that must go to jsonatapy after all sends the whole template there: an
+    # index on an object is JSONata's singleton, which only jsonatapy answers
+    got = template.evaluate(STATES, {"v": {"rows": [{"errors": {"message": "y"}}]}}, field="Arguments")
+    assert got == {**expected, "first": "y"}
+
+
+def test_a_failing_expression_beside_paths_is_named() -> None:
+    template = compile_template({"body": "{% $states.input.rows %}", "bad": "{% $number('x') %}"})
+    with pytest.raises(EvaluationError) as caught:
+        template.evaluate(STATES, VARIABLES, field="Arguments")
+    assert "Arguments/bad" in caught.value.cause or caught.value.location == "Arguments/bad"

@@ -331,12 +331,16 @@ class ObjectStore:
         parent = path.parent
         missing = []
         while parent != root and not parent.is_dir():
-            if parent.exists():
+            # Checked again: another put (in another thread) may have just made it a folder.
+            if parent.exists() and not parent.is_dir():
                 raise self._conflict(key, parent.relative_to(root).as_posix())
             missing.append(parent)
             parent = parent.parent
         for p in reversed(missing):
-            p.mkdir(exist_ok=True)
+            try:
+                p.mkdir(exist_ok=True)
+            except FileExistsError:  # an object's file got there first
+                raise self._conflict(key, p.relative_to(root).as_posix()) from None
 
     @staticmethod
     def _conflict(key: str, other: str) -> AwsServiceError:

@@ -325,3 +325,30 @@ def test_buckets_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None
     assert main(["buckets", "--data-dir", data, "rm", "s3://cli-bucket/a/b.txt"]) == 0
     assert main(["buckets", "--data-dir", data, "rm", "s3://cli-bucket"]) == 0
     assert main(["buckets", "--data-dir", data, "get", "s3://cli-bucket/x"]) == 1
+
+
+def test_puts_from_many_threads_under_a_new_prefix_all_land(tmp_path: Path) -> None:
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    store = ObjectStore(tmp_path / "s3")
+    store.create_bucket("parts")
+    threads = 8
+    barrier = threading.Barrier(threads)
+
+    def put(key: str) -> None:
+        barrier.wait()  # every thread makes the same new folders at once
+        store.put("parts", key, key.encode())
+
+    keys = []
+    with ThreadPoolExecutor(threads) as pool:
+        for r in range(30):
+            batch = [f"tmp/round-{r}/a/b/c/part-{t}.json" for t in range(threads)]
+            list(pool.map(put, batch))
+            keys += batch
+    for k in keys:
+        assert store.read("parts", k)[1] == k.encode()
+    # a key under an object is still refused
+    store.put("parts", "solid", b"x")
+    with pytest.raises(AwsServiceError):
+        store.put("parts", "solid/under", b"y")

@@ -566,11 +566,22 @@ class Engine(VersioningOperations, ActivityTaskOperations, MapRunOperations):
 
     async def wait_for_execution(self, execution_arn: str, timeout: float | None = None) -> Response:
         """Waits until an execution ends and returns its DescribeExecution (not an AWS operation)."""
+        described, _ = await self.wait_for_output(execution_arn, timeout)
+        return described
+
+    async def wait_for_output(self, execution_arn: str, timeout: float | None = None) -> tuple[Response, Any]:
+        """:meth:`wait_for_execution`, and the output as a value when this engine ran the
+        execution (``None`` otherwise): a parent reading it needs not parse its text."""
         record = await self._execution(execution_arn, express_ok=True)
-        if record.runtime is not None:
-            await asyncio.wait_for(record.runtime.wait(), timeout)
+        ex = record.runtime
+        if ex is not None:
+            await asyncio.wait_for(ex.wait(), timeout)
         _h.absorb(record)
-        return await self._execution_fields(_h.describe(record), record)
+        described = await self._execution_fields(_h.describe(record), record)
+        output = (
+            ex.output if ex is not None and ex.status == "SUCCEEDED" and ex.output_text is not None else None
+        )
+        return described, output
 
     async def stop_execution(self, request: Request | None = None, /, **fields: Any) -> Response:
         """StopExecution: aborts a running execution with an optional error and cause."""

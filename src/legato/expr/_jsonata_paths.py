@@ -46,14 +46,27 @@ _NOT_FIELDS: Final = frozenset({"true", "false", "null", "and", "or", "in", "fun
 _INT_LIMIT: Final = 2**63
 
 
+# Arrays and objects found safe lately, by id, each kept alive so that its id is not
+# reused: values are never changed in place, and the same page of rows is often read
+# by several states in turn.
+_SAFE_LATELY: dict[int, Any] = {}
+_SAFE_LATELY_SIZE: Final = 256
+
+
 def _safe(value: Any) -> bool:
     """Whether jsonatapy would hand ``value`` back unchanged, nested values included."""
+    if _SAFE_LATELY.get(id(value)) is value:
+        return True
     try:
         # Fast, and enough: every integer within 53 bits, every key a string.
         orjson.dumps(value, option=orjson.OPT_STRICT_INTEGER)
-        return True
     except TypeError:
         pass
+    else:
+        if len(_SAFE_LATELY) >= _SAFE_LATELY_SIZE:
+            _SAFE_LATELY.clear()
+        _SAFE_LATELY[id(value)] = value
+        return True
     stack = [value]
     while stack:
         v = stack.pop()

@@ -135,8 +135,9 @@ def _started(services: Services, response: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def describe_shape(described: dict[str, Any], *, parsed: bool) -> dict[str, Any]:
-    """A DescribeExecution response as ``.sync`` (JSON text) or ``.sync:2`` (parsed) returns it."""
+def describe_shape(described: dict[str, Any], *, parsed: bool, output: Any = None) -> dict[str, Any]:
+    """A DescribeExecution response as ``.sync`` (JSON text) or ``.sync:2`` (parsed) returns it.
+    ``output``, when not ``None``, is the execution's output already as a value."""
 
     def payload(text: str) -> Any:
         if not parsed:
@@ -156,7 +157,7 @@ def describe_shape(described: dict[str, Any], *, parsed: bool) -> dict[str, Any]
     out["InputDetails"] = {"Included": True}
     out["Name"] = described["name"]
     if "output" in described:
-        out["Output"] = payload(described["output"])
+        out["Output"] = output if parsed and output is not None else payload(described["output"])
         out["OutputDetails"] = {"Included": True}
     for key in ("redriveCount", "redriveStatus", "redriveStatusReason"):
         if key in described:
@@ -186,7 +187,7 @@ async def _wait_child(call: TaskCall, engine: Any, arn: str) -> Any:
     services = call.services
     tokens = services.callbacks
     waiting = tokens.open(call.token, call.execution_arn, services.clock) if call.token else None
-    child = asyncio.ensure_future(engine.wait_for_execution(arn))
+    child = asyncio.ensure_future(engine.wait_for_output(arn))
     try:
         pending: set[asyncio.Future[Any]] = {child}
         if waiting is not None:
@@ -205,8 +206,8 @@ async def _wait_child(call: TaskCall, engine: Any, arn: str) -> Any:
         if answer.succeeded:
             return _json.loads(answer.output if answer.output is not None else "null")
         raise TaskFailure(answer.error, answer.cause)
-    described = child.result()
-    shape = describe_shape(described, parsed=call.pattern == "sync:2")
+    described, output = child.result()
+    shape = describe_shape(described, parsed=call.pattern == "sync:2", output=output)
     if described["status"] == "SUCCEEDED":
         return shape
     shape.pop("Output", None)

@@ -79,6 +79,11 @@ async def _bench(args: argparse.Namespace) -> int:
         f"{concurrency} + {consolidation:.2f} s consolidation), ratio {total / ideal if ideal else float('nan'):.2f}x"
     )
     print(f"engine overhead per page: {overhead * 1000:.1f} ms")
+    cpu = report.extraction_cpu
+    print(
+        f"engine CPU during the extraction: {cpu:.2f} s (all its threads), "
+        f"{cpu / pages * 1000 if pages else 0:.2f} ms a page"
+    )
     return 0 if report.status == "SUCCEEDED" and report.exact else 1
 
 

@@ -229,6 +229,8 @@ class DemoReport:
     leftover_parts: int
     executor: str = "in-process"
     """Where the Distributed Map's children ran."""
+    extraction_cpu: float = 0.0
+    """CPU seconds the engine's process (all its threads) spent during the extraction."""
 
     @property
     def exact(self) -> bool:
@@ -337,6 +339,7 @@ async def run_demo(options: DemoOptions, progress: Progress | None = None) -> De
 
     def timed_job(args: dict[str, str], context: Any) -> None:
         job_times["start"] = time.perf_counter()
+        job_times["start_cpu"] = time.process_time()
         job(args, context)
         job_times["end"] = time.perf_counter()
 
@@ -361,6 +364,7 @@ async def run_demo(options: DemoOptions, progress: Progress | None = None) -> De
             f"children on {where} ({phases['setup']:.2f} s)"
         )
         t1 = time.perf_counter()
+        cpu1 = time.process_time()
         started = await engine.start_execution(
             stateMachineArn=arns["main"],
             name=options.task_id,
@@ -381,6 +385,7 @@ async def run_demo(options: DemoOptions, progress: Progress | None = None) -> De
                 last = line
         result = waiter.result()
         t_end = time.perf_counter()
+        extraction_cpu = job_times.get("start_cpu", time.process_time()) - cpu1
         if "start" in job_times:
             phases["extraction"] = job_times["start"] - t1
             phases["consolidation"] = job_times["end"] - job_times["start"]
@@ -427,6 +432,7 @@ async def run_demo(options: DemoOptions, progress: Progress | None = None) -> De
         expected_checksum=thirdparty.ground_truth_checksum(config),
         expected_rows=sum(thirdparty.expected_rows(config).values()),
         phases=phases,
+        extraction_cpu=extraction_cpu,
         api=stats,
         data_dir=data_dir,
         leftover_parts=leftover,

@@ -500,7 +500,7 @@ class JsonataTemplate:
         # When every expression is a plain path, the template is built without jsonatapy.
         plain = [expr._plain for expr, _ in self._leaves]
         self._builder: _paths.PathFunction | None = None
-        if plain and self._node[0] != "e" and all(p is not None for p in plain):
+        if plain and all(p is not None for p in plain):
             self._builder = _paths.compile_builder(self._node, [p for p in plain if p is not None])
         # When only some are, those are read in Python and the others make the program.
         self._some_plain = self._builder is None and any(p is not None for p in plain)
@@ -521,6 +521,12 @@ class JsonataTemplate:
                 return ("c", _copy(list(value)))
             return ("l", items)
         return ("c", value)
+
+    @property
+    def builder(self) -> _paths.PathFunction | None:
+        """When every expression is a plain path: the function building the value in one
+        call, ``(states, variables) -> value``, or ``MISS`` where jsonatapy must answer."""
+        return self._builder
 
     @property
     def is_constant(self) -> bool:

@@ -154,6 +154,19 @@ class Execution:
         child.context_execution = self.context_execution
         return child
 
+    def count_events(self, count: int, at: float) -> None:
+        """Numbers ``count`` events recorded at ``at`` without building them: only for
+        an execution that keeps no history and does not replay."""
+        assert not self.keeps_history and self._replay is None
+        self._count += count
+        self._times.extend([at] * count)
+
+    def uncount_events(self, last_id: int) -> None:
+        """Takes back the events numbered after ``last_id`` (see :meth:`count_events`)."""
+        assert not self.keeps_history
+        self._count = last_id
+        del self._times[last_id:]
+
     def event_time(self, event_id: int) -> float:
         """When the event with this id was recorded."""
         if not self.keeps_history:

@@ -8,16 +8,19 @@ MapRun* events: its Map Run lives in :mod:`legato.maprun.run`.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from legato import _json
-from legato.asl.model import DEFAULT, MapState
+from legato.asl.model import DEFAULT, MapState, PassState
 from legato.errors import EvaluationError, StatesError
+from legato.expr._jsonata_paths import MISS
 from legato.expr.jsonata import JsonataTemplate, unexpected_type_error
 from legato.expr.paths import Path, PathNotFound, VariableNotFound
 from legato.expr.scope import Scope
 from legato.expr.template import Template
 from legato.runtime.eager import start
+from legato.runtime.execution import PAYLOAD_LIMIT
 
 if TYPE_CHECKING:
     from legato.runtime.interpreter import Frame, Interpreter
@@ -248,14 +251,77 @@ async def run_map(interp: Interpreter, state: MapState, raw: Any, ctx: dict[str,
 
     if never_waits(state.processor):
         # Each iteration runs to its end at once: one after another, as the workers would.
+        formatter = _pass_formatter(interp, state)
         for index in range(len(items)):
-            sync_iteration(index)
+            if formatter is None or not formatter(index, items[index], item_input, outer_vars, results):
+                sync_iteration(index)
             if index % 1000 == 999:
                 await asyncio.sleep(0)  # let other executions on the loop run
     else:
         await _run_all(len(items), max_conc, iteration)
     frame.last = x.event("MapStateSucceeded", x.last_event_id, frame=frame.key)
     return results
+
+
+PassFormatter = Callable[
+    [int, Any, Callable[[int, Any], tuple[Any, dict[str, Any]]], dict[str, Any], list[Any]], bool
+]
+
+
+def _pass_formatter(interp: Interpreter, state: MapState) -> PassFormatter | None:
+    """A quick way through the iterations of an item processor that is one JSONata Pass
+    state whose ``Output`` only reads plain paths (a row formatter, say), in an
+    execution that keeps no history: such an iteration records its four events (started,
+    entered, exited, succeeded) as numbers only, and its output is built by one call.
+
+    The returned function runs one iteration and says whether it could; when it cannot
+    (a path that must go to jsonatapy, an output over the size limit), it takes its events
+    back, and the iteration runs the ordinary way, which records the failure as usual.
+    ``None`` when the Map's iterations cannot go this way.
+    """
+    x = interp.x
+    graph = state.processor
+    if x.keeps_history or x.replay is not None or len(graph.states) != 1:
+        return None
+    only = graph.states[graph.start_at]
+    if (
+        not isinstance(only, PassState)
+        or not only.jsonata
+        or only.assign is not None
+        or only.next is not None
+    ):
+        return None
+    output = only.output
+    if output is None or output.reads_context or output.builder is None:
+        return None
+    build = output.builder
+    now = interp.clock.time
+    dumps = _json.dumps
+
+    def formatter(
+        index: int,
+        value: Any,
+        item_input: Callable[[int, Any], tuple[Any, dict[str, Any]]],
+        variables: dict[str, Any],
+        results: list[Any],
+    ) -> bool:
+        before = x.last_event_id
+        at = now()
+        x.count_events(2, at)  # MapIterationStarted, PassStateEntered
+        try:
+            given, _ = item_input(index, value)
+            out = build({"input": given}, variables)
+            if out is MISS or len(dumps(out)) > PAYLOAD_LIMIT:
+                x.uncount_events(before)
+                return False
+        except Exception:
+            x.uncount_events(before)
+            return False
+        x.count_events(2, at)  # PassStateExited, MapIterationSucceeded
+        results[index] = out
+        return True
+
+    return formatter
 
 
 async def _run_all(count: int, max_conc: int, body: Any) -> None:

@@ -7,8 +7,11 @@ import asyncio
 import json
 from typing import Any
 
+import pytest
+
 import legato
 from legato.engine import Engine
+from legato.runtime import maps
 from legato.runtime.clock import VirtualClock
 
 # Three items through an inline Map, then a state that fails on a missing field: the
@@ -72,3 +75,89 @@ def test_a_succeeding_express_run_gives_the_same_output() -> None:
     out = asyncio.run(go())
     assert out["status"] == kept.status == "SUCCEEDED"
     assert json.loads(out["output"]) == kept.output == [2, 4, 6]
+
+
+# A row formatter: one Pass state whose Output only reads plain paths.
+FORMATTER: dict[str, Any] = {
+    "QueryLanguage": "JSONata",
+    "StartAt": "Set",
+    "States": {
+        "Set": {
+            "Type": "Pass",
+            "Assign": {"k": "key"},
+            "Output": "{% $states.input.items %}",
+            "Next": "Each",
+        },
+        "Each": {
+            "Type": "Map",
+            "ItemProcessor": {
+                "StartAt": "Format",
+                "States": {
+                    "Format": {
+                        "Type": "Pass",
+                        "Output": {
+                            "id": "{% $states.input.id %}",
+                            "k": "{% $k %}",
+                            "m": "{% $states.input.e[0].m %}",
+                        },
+                        "End": True,
+                    }
+                },
+            },
+            "Next": "Wait",
+        },
+        "Wait": {"Type": "Wait", "Seconds": 1, "Next": "Broken"},
+        "Broken": {"Type": "Pass", "Output": "{% $states.input.missing %}", "End": True},
+    },
+}
+
+
+def _both(machine: dict[str, Any], value: Any) -> tuple[Any, dict[str, Any]]:
+    kept = legato.run(machine, value, type="EXPRESS")
+
+    async def go() -> dict[str, Any]:
+        engine = Engine(clock=VirtualClock())
+        sm = await engine.create_state_machine(name="f", definition=json.dumps(machine), type="EXPRESS")
+        out = await engine.start_sync_execution(
+            stateMachineArn=sm["stateMachineArn"], input=json.dumps(value)
+        )
+        await engine.aclose()
+        return out
+
+    return kept, asyncio.run(go())
+
+
+def test_a_row_formatter_gives_the_same_outcome_and_event_ids(monkeypatch: pytest.MonkeyPatch) -> None:
+    used: list[bool] = []
+    original = maps._pass_formatter
+
+    def spy(interp: Any, state: Any) -> Any:
+        formatter = original(interp, state)
+        used.append(formatter is not None)
+        return formatter
+
+    monkeypatch.setattr(maps, "_pass_formatter", spy)
+    rows = [{"id": i, "e": [{"m": f"m{i}"}]} for i in range(5)]
+    # an object where an array is expected: JSONata's singleton rule, answered by jsonatapy
+    rows[2] = {"id": 2, "e": {"m": "single"}}
+    kept, out = _both(FORMATTER, {"items": rows})
+    assert out["status"] == kept.status == "FAILED"
+    assert out["cause"] == kept.cause  # the same event ids, numbered without the history
+    succeeding = dict(
+        FORMATTER, States={**FORMATTER["States"], "Wait": {"Type": "Wait", "Seconds": 1, "End": True}}
+    )
+    del succeeding["States"]["Broken"]
+    kept, out = _both(succeeding, {"items": rows})
+    assert out["status"] == kept.status == "SUCCEEDED"
+    assert json.loads(out["output"]) == kept.output
+    assert kept.output[2] == {"id": 2, "k": "key", "m": "single"}
+    assert used == [False, True, False, True]  # legato.run keeps the history; the engine's run does not
+
+
+def test_a_row_the_formatter_cannot_take_fails_as_it_would_anyway() -> None:
+    rows = [{"id": 0, "e": [{"m": "a"}]}, {"id": 1, "e": []}, {"id": 2, "e": [{"m": "c"}]}]
+    kept, out = _both(FORMATTER, {"items": rows})
+    assert out["status"] == kept.status == "FAILED"
+    assert out["error"] == kept.error == "States.QueryEvaluationError"
+    assert out["cause"] == kept.cause
+    assert "Output/m" in out["cause"]

@@ -251,11 +251,16 @@ async def run_map(interp: Interpreter, state: MapState, raw: Any, ctx: dict[str,
 
     if never_waits(state.processor):
         # Each iteration runs to its end at once: one after another, as the workers would.
-        formatter = _pass_formatter(interp, state)
-        for index in range(len(items)):
-            if formatter is None or not formatter(index, items[index], item_input, outer_vars, results):
+        formatter = _pass_formatter(interp, state, items, item_input, outer_vars, results)
+        index = 0
+        while index < len(items):
+            done = formatter(index) if formatter is not None else 0
+            if done:
+                index += done
+            else:
                 sync_iteration(index)
-            if index % 1000 == 999:
+                index += 1
+            if done or index % _CHUNK == 0:
                 await asyncio.sleep(0)  # let other executions on the loop run
     else:
         await _run_all(len(items), max_conc, iteration)
@@ -263,21 +268,29 @@ async def run_map(interp: Interpreter, state: MapState, raw: Any, ctx: dict[str,
     return results
 
 
-PassFormatter = Callable[
-    [int, Any, Callable[[int, Any], tuple[Any, dict[str, Any]]], dict[str, Any], list[Any]], bool
-]
+_CHUNK = 1000
+"""The iterations a Map runs at most between two chances for other executions to run."""
 
 
-def _pass_formatter(interp: Interpreter, state: MapState) -> PassFormatter | None:
+def _pass_formatter(
+    interp: Interpreter,
+    state: MapState,
+    items: list[Any],
+    item_input: Callable[[int, Any], tuple[Any, dict[str, Any]]],
+    variables: dict[str, Any],
+    results: list[Any],
+) -> Callable[[int], int] | None:
     """A quick way through the iterations of an item processor that is one JSONata Pass
     state whose ``Output`` only reads plain paths (a row formatter, say), in an
-    execution that keeps no history: such an iteration records its four events (started,
-    entered, exited, succeeded) as numbers only, and its output is built by one call.
+    execution that keeps no history: such iterations record their four events each
+    (started, entered, exited, succeeded) as numbers only, and each output is built by
+    one call.
 
-    The returned function runs one iteration and says whether it could; when it cannot
-    (a path that must go to jsonatapy, an output over the size limit), it takes its events
-    back, and the iteration runs the ordinary way, which records the failure as usual.
-    ``None`` when the Map's iterations cannot go this way.
+    The returned function takes the iterations from a given index on (at most
+    :data:`_CHUNK`) and says how many it ran: it stops before an item it cannot take
+    (a path that must go to jsonatapy, an output over the size limit), which then runs
+    the ordinary way, recording its failure as usual. ``None`` when the Map's iterations
+    cannot go this way.
     """
     x = interp.x
     graph = state.processor
@@ -295,31 +308,30 @@ def _pass_formatter(interp: Interpreter, state: MapState) -> PassFormatter | Non
     if output is None or output.reads_context or output.builder is None:
         return None
     build = output.builder
-    now = interp.clock.time
     dumps = _json.dumps
 
-    def formatter(
-        index: int,
-        value: Any,
-        item_input: Callable[[int, Any], tuple[Any, dict[str, Any]]],
-        variables: dict[str, Any],
-        results: list[Any],
-    ) -> bool:
-        before = x.last_event_id
-        at = now()
-        x.count_events(2, at)  # MapIterationStarted, PassStateEntered
-        try:
-            given, _ = item_input(index, value)
-            out = build({"input": given}, variables)
-            if out is MISS or len(dumps(out)) > PAYLOAD_LIMIT:
-                x.uncount_events(before)
-                return False
-        except Exception:
-            x.uncount_events(before)
-            return False
-        x.count_events(2, at)  # PassStateExited, MapIterationSucceeded
-        results[index] = out
-        return True
+    def formatter(start: int) -> int:
+        rows: list[Any] = []
+        append = rows.append
+        for index in range(start, min(start + _CHUNK, len(items))):
+            try:
+                given, _ = item_input(index, items[index])
+                built = build({"input": given}, variables)
+            except Exception:
+                break
+            if built is MISS:
+                break
+            append(built)
+        if rows and len(dumps(rows)) > PAYLOAD_LIMIT:
+            # Together over the limit: stop before the first that is over it alone.
+            for k, row in enumerate(rows):
+                if len(dumps(row)) > PAYLOAD_LIMIT:
+                    del rows[k:]
+                    break
+        if rows:
+            x.count_events(4 * len(rows), interp.clock.time())
+            results[start : start + len(rows)] = rows
+        return len(rows)
 
     return formatter
 

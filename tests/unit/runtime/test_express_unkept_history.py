@@ -131,8 +131,8 @@ def test_a_row_formatter_gives_the_same_outcome_and_event_ids(monkeypatch: pytes
     used: list[bool] = []
     original = maps._pass_formatter
 
-    def spy(interp: Any, state: Any) -> Any:
-        formatter = original(interp, state)
+    def spy(*args: Any) -> Any:
+        formatter = original(*args)
         used.append(formatter is not None)
         return formatter
 
@@ -161,3 +161,30 @@ def test_a_row_the_formatter_cannot_take_fails_as_it_would_anyway() -> None:
     assert out["error"] == kept.error == "States.QueryEvaluationError"
     assert out["cause"] == kept.cause
     assert "Output/m" in out["cause"]
+
+
+def test_rows_small_alone_but_too_large_together_fail_the_map_as_they_would_anyway() -> None:
+    machine: dict[str, Any] = {
+        "QueryLanguage": "JSONata",
+        "StartAt": "Set",
+        "States": {
+            "Set": {
+                "Type": "Pass",
+                "Assign": {"big": "{% $join([1..5000].('abcde')) %}"},
+                "Output": "{% [1..12] %}",
+                "Next": "Each",
+            },
+            "Each": {
+                "Type": "Map",
+                "ItemProcessor": {
+                    "StartAt": "Format",
+                    "States": {"Format": {"Type": "Pass", "Output": {"b": "{% $big %}"}, "End": True}},
+                },
+                "End": True,
+            },
+        },
+    }
+    kept, out = _both(machine, {})
+    assert out["status"] == kept.status == "FAILED"
+    assert out["error"] == kept.error == "States.DataLimitExceeded"
+    assert out["cause"] == kept.cause

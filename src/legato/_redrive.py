@@ -90,9 +90,10 @@ async def add_fields(engine: Engine, out: Response, record: ExecutionRecord) -> 
     out["redriveCount"] = record.redrive_count
     if record.redrive_date is not None:
         out["redriveDate"] = record.redrive_date
-    status, reason = redrive_status(
-        record, engine.clock.time(), machine_exists=await _machine_exists(engine, record)
-    )
+    # Only a Standard execution that ended unsuccessfully asks whether its machine exists.
+    asks = record.status in _ENDED and record.type != "EXPRESS"
+    exists = await _machine_exists(engine, record) if asks else True
+    status, reason = redrive_status(record, engine.clock.time(), machine_exists=exists)
     out["redriveStatus"] = status
     out.pop("redriveStatusReason", None)
     if reason is not None:

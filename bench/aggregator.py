@@ -48,6 +48,7 @@ async def _bench(args: argparse.Namespace) -> int:
             page_size=args.page_size,
             latency_ms=args.latency_ms,
             max_concurrency=args.max_concurrency,
+            executor=args.executor,
             clock="system",
             data_dir=data_dir,
             api_process=not args.api_in_process,
@@ -67,6 +68,7 @@ async def _bench(args: argparse.Namespace) -> int:
     overhead = (phases.get("extraction", 0.0) - ideal_extraction) * concurrency / pages if pages else 0.0
     print(
         f"{args.locations} locations x {len(thirdparty.DATA_TYPES)} data types x {args.rows_per_location} rows, "
+        f"children on {report.executor}, "
         f"{args.page_size} rows a page, {args.latency_ms:g} ms latency, MaxConcurrency {args.max_concurrency}, "
         f"API {'in the engine process' if args.api_in_process else 'in its own process'}"
     )
@@ -97,6 +99,11 @@ def main() -> int:
     parser.add_argument("--max-concurrency", type=int, default=10)
     parser.add_argument(
         "--api-in-process", action="store_true", help="serve the API in the engine's process and event loop"
+    )
+    parser.add_argument(
+        "--executor",
+        default=None,
+        help="where the Distributed Map's children run: inprocess (default), dask-local",
     )
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)

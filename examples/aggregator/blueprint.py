@@ -259,7 +259,12 @@ async def _third_party(config: thirdparty.ApiConfig, own_process: bool) -> Async
         return
     script = str(HERE / "thirdparty.py")
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, script, *thirdparty.command_line(config), stdout=asyncio.subprocess.PIPE
+        sys.executable,
+        script,
+        *thirdparty.command_line(config),
+        "--exit-with-stdin",
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
     )
     try:
         base = await _api_url(proc)

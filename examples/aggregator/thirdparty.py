@@ -26,6 +26,8 @@ import asyncio
 import dataclasses
 import hashlib
 import signal
+import sys
+import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -278,6 +280,9 @@ async def serve(api: ThirdPartyApi, host: str = "127.0.0.1", port: int = 0) -> t
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--port", type=int, default=8090, help="0 picks a free port (default: 8090)")
+    parser.add_argument(
+        "--exit-with-stdin", action="store_true", help="stop when standard input closes (the parent is gone)"
+    )
     for f in dataclasses.fields(ApiConfig):
         flag = "--" + f.name.replace("_", "-")
         if f.name == "down":
@@ -291,6 +296,7 @@ def config_from_args(argv: Sequence[str] | None = None) -> tuple[ApiConfig, int]
     """The :class:`ApiConfig` and the port of a command line (see :func:`command_line`)."""
     args = vars(_parser().parse_args(argv))
     port = args.pop("port")
+    args.pop("exit_with_stdin")
     args["down"] = frozenset(loc for value in args["down"] for loc in value.split(",") if loc)
     return ApiConfig(**args), port
 
@@ -309,11 +315,20 @@ def command_line(config: ApiConfig, port: int = 0) -> list[str]:
 def main(argv: Sequence[str] | None = None) -> None:
     """``python thirdparty.py``: serves the API on 127.0.0.1 until SIGTERM or SIGINT."""
     config, port = config_from_args(argv)
+    with_stdin = _parser().parse_args(argv).exit_with_stdin
 
     async def run() -> None:
         stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
-            asyncio.get_running_loop().add_signal_handler(sig, stop.set)
+            loop.add_signal_handler(sig, stop.set)
+        if with_stdin:
+            # A parent killed outright cannot stop us: its end of the pipe closing does.
+            def watch() -> None:
+                sys.stdin.buffer.read()
+                loop.call_soon_threadsafe(stop.set)
+
+            threading.Thread(target=watch, name="stdin-watch", daemon=True).start()
         runner, url = await serve(ThirdPartyApi(config), port=port)
         print(f"listening {url}", flush=True)  # the first line, read by a parent process
         print(f"serving {config.locations} locations at {url}/locations/ID", flush=True)

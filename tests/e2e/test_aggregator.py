@@ -136,6 +136,22 @@ def test_api_process_prints_its_url_and_stops_cleanly(sig: signal.Signals) -> No
     assert err == ""
 
 
+def test_api_process_stops_when_its_parent_is_gone() -> None:
+    script = EXAMPLES / "aggregator" / "thirdparty.py"
+    argv = [sys.executable, str(script), "--port", "0", "--locations", "1", "--exit-with-stdin"]
+    with subprocess.Popen(
+        argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    ) as proc:
+        assert proc.stdout is not None and proc.stdin is not None
+        assert proc.stdout.readline().startswith("listening http://127.0.0.1:")
+        proc.stdin.close()  # what the parent's death does to the pipe
+        proc.wait(timeout=10)
+        assert proc.stderr is not None
+        err = proc.stderr.read()
+    assert proc.returncode == 0
+    assert err == ""
+
+
 def test_a_clear_error_when_the_api_process_prints_no_url() -> None:
     async def url_of(code: str) -> str:
         proc = await asyncio.create_subprocess_exec(

@@ -151,17 +151,7 @@ def compile_path(text: str) -> PathFunction | None:
     """The fast path of expression ``text`` (already trimmed), or ``None`` when it is not
     a plain path."""
     path = parse_path(text)
-    if path is None:
-        return None
-    chain = _chain(path.root, path.steps, from_states=path.from_states, check=not path.count)
-    if not path.count:
-        return chain
-
-    def count(states: Mapping[str, Any], variables: Mapping[str, Any]) -> Any:
-        value = chain(states, variables)
-        return len(value) if type(value) is list else MISS
-
-    return count
+    return None if path is None else compile_builder(("e", 0), [path])
 
 
 def compile_builder(node: tuple[str, Any], paths: list[PlainPath]) -> PathFunction:
@@ -212,25 +202,3 @@ def compile_builder(node: tuple[str, Any], paths: list[PlainPath]) -> PathFuncti
     exec("\n".join(lines), namespace)
     build: PathFunction = namespace["build"]
     return build
-
-
-def _chain(root: str, steps: tuple[str | int, ...], *, from_states: bool, check: bool = True) -> PathFunction:
-    def run(states: Mapping[str, Any], variables: Mapping[str, Any]) -> Any:
-        source = states if from_states else variables
-        if root not in source:
-            return MISS
-        value = source[root]
-        for step in steps:
-            if isinstance(step, str):
-                if type(value) is not dict or step not in value:
-                    return MISS
-                value = value[step]
-            else:
-                if type(value) is not list or step >= len(value):
-                    return MISS
-                value = value[step]
-        if type(value) is str or not check:
-            return value
-        return value if _top_safe(value) else MISS
-
-    return run

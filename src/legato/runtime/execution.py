@@ -161,12 +161,6 @@ class Execution:
         self._count += count
         self._times.extend([at] * count)
 
-    def uncount_events(self, last_id: int) -> None:
-        """Takes back the events numbered after ``last_id`` (see :meth:`count_events`)."""
-        assert not self.keeps_history
-        self._count = last_id
-        del self._times[last_id:]
-
     def event_time(self, event_id: int) -> float:
         """When the event with this id was recorded."""
         if not self.keeps_history:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 from _backends import Backend
-from test_store import run
+from test_store import event, execution, run
 
 from legato.engine import Engine
 from legato.errors import ApiError
@@ -18,34 +19,19 @@ PASS = json.dumps(
 )
 
 
-def _record(arn: str, events: int) -> ExecutionRecord:
-    return ExecutionRecord(
-        arn=arn,
-        name=arn,
-        state_machine_arn="sm",
-        state_machine_name="sm",
-        type="EXPRESS",
-        input_text="{}",
-        start_date=0.0,
-        definition=PASS,
-        role_arn="",
-        state_machine_update_date=0.0,
-        revision_id="",
-        logging_configuration={},
-        tracing_configuration={},
-        encryption_configuration={},
-        status="SUCCEEDED",
-        history=[{"id": i + 1, "type": "PassStateEntered", "timestamp": 0.0} for i in range(events)],
-    )
+def _record(name: str, events: int) -> ExecutionRecord:
+    history = [event(i + 1) for i in range(events)]
+    return dataclasses.replace(execution("sm", name, status="SUCCEEDED", history=history), type="EXPRESS")
 
 
 def test_the_oldest_go_first() -> None:
     archive = ExpressArchive(kept=3)
-    for i in range(5):
-        archive.keep(_record(f"e{i}", 2))
+    records = [_record(f"e{i}", 2) for i in range(5)]
+    for record in records:
+        archive.keep(record)
     assert len(archive) == 3
-    assert archive.get("e0") is None and archive.get("e1") is None
-    kept = archive.get("e4")
+    assert archive.get(records[0].arn) is None and archive.get(records[1].arn) is None
+    kept = archive.get(records[4].arn)
     assert kept is not None and kept.runtime is None and kept.history == []
     assert kept.status == "SUCCEEDED"
 

@@ -35,22 +35,34 @@ MACHINE: dict[str, Any] = {
 }
 
 
-def test_the_same_outcome_and_event_ids_without_the_history() -> None:
-    kept = legato.run(MACHINE, {"items": [1, 2, 3]}, type="EXPRESS")
-    assert kept.status == "FAILED"
-    assert kept.history  # legato.run keeps it: a test reads it
+def _run_both(machine: dict[str, Any], value: Any) -> tuple[Any, dict[str, Any], Any]:
+    """The run that keeps the history (``legato.run``), the engine's StartSyncExecution
+    response, and what the engine's store holds of that execution afterwards."""
+    kept = legato.run(machine, value, type="EXPRESS")
 
     async def go() -> tuple[dict[str, Any], Any]:
         engine = Engine(clock=VirtualClock())
-        sm = await engine.create_state_machine(name="m", definition=json.dumps(MACHINE), type="EXPRESS")
+        sm = await engine.create_state_machine(name="m", definition=json.dumps(machine), type="EXPRESS")
         out = await engine.start_sync_execution(
-            stateMachineArn=sm["stateMachineArn"], input='{"items": [1, 2, 3]}'
+            stateMachineArn=sm["stateMachineArn"], input=json.dumps(value)
         )
         record = await engine.store.get_execution(out["executionArn"])
         await engine.aclose()
         return out, record
 
     out, record = asyncio.run(go())
+    return kept, out, record
+
+
+def _both(machine: dict[str, Any], value: Any) -> tuple[Any, dict[str, Any]]:
+    kept, out, _ = _run_both(machine, value)
+    return kept, out
+
+
+def test_the_same_outcome_and_event_ids_without_the_history() -> None:
+    kept, out, record = _run_both(MACHINE, {"items": [1, 2, 3]})
+    assert kept.status == "FAILED"
+    assert kept.history  # legato.run keeps it: a test reads it
     assert out["status"] == "FAILED"
     assert out["error"] == kept.error
     assert out["cause"] == kept.cause
@@ -61,18 +73,7 @@ def test_the_same_outcome_and_event_ids_without_the_history() -> None:
 def test_a_succeeding_express_run_gives_the_same_output() -> None:
     states = {k: v for k, v in MACHINE["States"].items() if k != "Broken"}
     machine = dict(MACHINE, States={**states, "Wait": {"Type": "Wait", "Seconds": 1, "End": True}})
-    kept = legato.run(machine, {"items": [1, 2, 3]}, type="EXPRESS")
-
-    async def go() -> dict[str, Any]:
-        engine = Engine(clock=VirtualClock())
-        sm = await engine.create_state_machine(name="m", definition=json.dumps(machine), type="EXPRESS")
-        out = await engine.start_sync_execution(
-            stateMachineArn=sm["stateMachineArn"], input='{"items": [1, 2, 3]}'
-        )
-        await engine.aclose()
-        return out
-
-    out = asyncio.run(go())
+    kept, out = _both(machine, {"items": [1, 2, 3]})
     assert out["status"] == kept.status == "SUCCEEDED"
     assert json.loads(out["output"]) == kept.output == [2, 4, 6]
 
@@ -110,21 +111,6 @@ FORMATTER: dict[str, Any] = {
         "Broken": {"Type": "Pass", "Output": "{% $states.input.missing %}", "End": True},
     },
 }
-
-
-def _both(machine: dict[str, Any], value: Any) -> tuple[Any, dict[str, Any]]:
-    kept = legato.run(machine, value, type="EXPRESS")
-
-    async def go() -> dict[str, Any]:
-        engine = Engine(clock=VirtualClock())
-        sm = await engine.create_state_machine(name="f", definition=json.dumps(machine), type="EXPRESS")
-        out = await engine.start_sync_execution(
-            stateMachineArn=sm["stateMachineArn"], input=json.dumps(value)
-        )
-        await engine.aclose()
-        return out
-
-    return kept, asyncio.run(go())
 
 
 def test_a_row_formatter_gives_the_same_outcome_and_event_ids(monkeypatch: pytest.MonkeyPatch) -> None:
